@@ -1,0 +1,197 @@
+"""The HTTP adapter: one operation plus validated arguments in, Clerk's parsed JSON out.
+
+It knows HTTP and Clerk's wire conventions (bearer key, `Clerk-API-Version`, repeated query keys,
+multipart uploads, error bodies) and nothing of MCP or policy. The transport is injected, so the
+same client talks to api.clerk.com, to a standalone emulator, or in-process to the embedded sandbox
+(`httpx.ASGITransport`), and tests use `httpx.MockTransport`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import stamina
+
+from . import __version__
+from .errors import BadUpstreamResponse, ClerkAPIError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .models import Args, SetUserProfileImageArgs
+from .operations import Operation
+
+API_VERSION = "2026-05-12"
+DEFAULT_API_URL = "https://api.clerk.com"
+USER_AGENT = f"clerk-mcp/{__version__}"
+# A Clerk response larger than this is refused rather than read into memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again. 429 is always safe to retry (Clerk did nothing); 5xx and dropped connections only
+    for operations that are idempotent and not POST, so a write that may have happened is never repeated."""
+
+    attempts: int = 4
+    deadline: float = 30.0
+    wait_initial: float = 0.2
+    wait_max: float = 5.0
+    max_retry_after: float = 10.0
+
+
+class ClerkClient:
+    """One pooled `httpx.AsyncClient` for the life of the server."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 15.0,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.retry = retry
+        self._http = httpx.AsyncClient(
+            base_url=self.api_url + "/v1",
+            transport=transport,
+            timeout=timeout,
+            headers={
+                "Authorization": f"Bearer {secret_key}",
+                "Clerk-API-Version": API_VERSION,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def build_request(self, op: Operation, args: Args) -> httpx.Request:
+        """The exact request Clerk's spec describes for `op` called with `args`."""
+        given = args.model_dump(exclude_unset=True)
+        path = op.path
+        for name in op.path_params:
+            # The models already restrict ids to URL-safe characters; quoting is the second lock.
+            path = path.replace("{" + name + "}", quote(str(given.pop(name)), safe=""))
+        for name in op.local_fields:
+            given.pop(name, None)
+        if op.body_kind == "query":
+            params = [(k, _query_value(x)) for k, v in given.items() if v is not None for x in _listify(v)]
+            return self._http.build_request(op.method, path, params=params)
+        if op.body_kind == "multipart":
+            assert isinstance(args, SetUserProfileImageArgs)
+            content, content_type = args.image()
+            return self._http.build_request(op.method, path, files={"file": (args.filename, content, content_type)})
+        if op.body_kind == "json":
+            return self._http.build_request(op.method, path, json=given)
+        return self._http.build_request(op.method, path)
+
+    async def call(self, op: Operation, args: Args) -> Any:
+        """Send `op` and return Clerk's JSON, retrying only where that is safe; raise an `UpstreamError`."""
+        request = self.build_request(op, args)
+        retry_5xx = op.idempotent and op.method != "POST"
+        policy = self.retry
+
+        def should_retry(exc: Exception) -> bool | float:
+            if isinstance(exc, ClerkAPIError) and exc.status == 429:
+                return min(exc.retry_after or policy.wait_initial, policy.max_retry_after)
+            if isinstance(exc, _NotSent):
+                return True
+            if isinstance(exc, ClerkAPIError) and exc.status >= 500 or isinstance(exc, UpstreamUnavailable):
+                return retry_5xx
+            return False
+
+        try:
+            async for attempt in stamina.retry_context(
+                on=should_retry,
+                attempts=policy.attempts,
+                timeout=policy.deadline,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+            ):
+                with attempt:
+                    return await self._send_once(request)
+        except _NotSent as exc:
+            raise UpstreamUnavailable(str(exc)) from None
+        raise AssertionError("unreachable: retry_context either returns or raises")  # pragma: no cover
+
+    async def _send_once(self, request: httpx.Request) -> Any:
+        try:
+            response = await self._http.send(request, stream=True)
+            try:
+                body = await _read_capped(response)
+            finally:
+                await response.aclose()
+        except httpx.ConnectError:
+            raise _NotSent(f"could not connect to {self.api_url}") from None
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise _NotSent(f"timed out connecting to {self.api_url}") from None
+            raise UpstreamTimeout(f"{self.api_url} did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"connection to {self.api_url} failed: {type(exc).__name__}") from None
+        return _parse(response, body)
+
+
+class _NotSent(UpstreamUnavailable):
+    """The request never left this machine, so retrying it is safe for any method."""
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise BadUpstreamResponse(f"response larger than {MAX_RESPONSE_BYTES} bytes refused", response.status_code)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(response: httpx.Response, body: bytes) -> Any:
+    status = response.status_code
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+        if status < 400:
+            raise BadUpstreamResponse(f"HTTP {status} with a body that is not JSON", status) from None
+    if status < 400:
+        return data
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
+        reason = response.reason_phrase or "error"
+        errors = [{"code": "http_error", "message": f"HTTP {status} {reason}", "long_message": f"HTTP {status} {reason}"}]
+    trace = data.get("clerk_trace_id") if isinstance(data, dict) else None
+    raise ClerkAPIError(status, errors, trace, _retry_after(response.headers.get("Retry-After")))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+__all__ = ["API_VERSION", "DEFAULT_API_URL", "ClerkClient", "RetryPolicy", "UpstreamError"]

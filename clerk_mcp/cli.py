@@ -1,0 +1,166 @@
+"""`clerk-mcp` — run the server, inspect its tools and policy, call one tool, or serve the sandbox.
+
+Logs and notices go to stderr; in stdio mode stdout carries nothing but MCP protocol.
+Exit codes: 0 success, 1 a tool returned an error, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import __version__
+
+EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _policy_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that builds a server; each has a CLERK_MCP_* environment twin."""
+    g = parser.add_argument_group("policy (env: CLERK_MCP_<NAME>)")
+    g.add_argument("--read-only", action="store_true", default=None, help="list and allow only the read tools")
+    g.add_argument("--tools", help="comma-separated allow-list of tool names")
+    g.add_argument("--deny-tools", help="comma-separated tool names never listed or run")
+    g.add_argument("--confirm", choices=["elicit", "deny", "approve"], help="how calls needing a human's yes are handled")
+    g.add_argument("--expose-private-metadata", action="store_true", default=None, help="include private_metadata in results")
+    g.add_argument("--audit-log", help="append one JSON line per tool call to this file")
+    g.add_argument("--policy-file", help="TOML file with any of these settings")
+    g.add_argument("--sandbox-db", help="keep the embedded sandbox's state in this SQLite file (default: in memory)")
+
+
+def _settings(ns: argparse.Namespace, **extra: Any):
+    from .settings import load_settings
+
+    keys = ("read_only", "tools", "deny_tools", "confirm", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db")
+    return load_settings(**{k: getattr(ns, k, None) for k in keys}, **extra)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clerk-mcp", description="MCP server for the users of a Clerk instance.")
+    parser.add_argument("--version", action="version", version=f"clerk-mcp {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the MCP server on stdio (the default command)")
+    _policy_flags(serve)
+
+    tools = sub.add_parser("tools", help="print the tools this server offers")
+    tools.add_argument("--json", action="store_true", help="print exactly the tools array of tools/list")
+    _policy_flags(tools)
+
+    call = sub.add_parser("call", help="run one tool through the same server and policy; print its result as JSON")
+    call.add_argument("tool")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    call.add_argument("--yes", action="store_true", help="pre-approve calls that need confirmation")
+    _policy_flags(call)
+
+    policy = sub.add_parser("policy", help="print the effective policy per tool")
+    _policy_flags(policy)
+
+    emulator = sub.add_parser("emulator", help="serve the Clerk-compatible sandbox over HTTP")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8787)
+    emulator.add_argument("--secret-key", help="bearer key clients must send (default: sk_test_sandbox)")
+    emulator.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
+    emulator.add_argument("--empty", action="store_true", help="start with no demo data")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args_list = sys.argv[1:] if argv is None else argv
+    if not args_list or args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version"):
+        args_list = ["serve", *args_list]
+    ns = parser.parse_args(args_list)
+    try:
+        return _dispatch(ns)
+    except (ValueError, json.JSONDecodeError) as exc:
+        print(f"clerk-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _dispatch(ns: argparse.Namespace) -> int:
+    if ns.command == "emulator":
+        from .sandbox import SANDBOX_SECRET_KEY, serve
+
+        serve(host=ns.host, port=ns.port, secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty)
+        return EXIT_OK
+    if ns.command == "policy":
+        return _print_policy(_settings(ns))
+    if ns.command == "tools":
+        return _print_tools(_settings(ns), as_json=ns.json)
+    if ns.command == "call":
+        arguments = json.loads(ns.arguments)
+        if not isinstance(arguments, dict):
+            raise ValueError("arguments must be a JSON object")
+        return _call(_settings(ns, **({"confirm": "approve"} if ns.yes else {})), ns.tool, arguments)
+    from .server import build_server
+
+    build_server(_settings(ns)).run("stdio")
+    return EXIT_OK
+
+
+def _print_policy(settings: Any) -> int:
+    from .operations import OPERATIONS
+    from .policy import Policy
+
+    policy = Policy(settings)
+    backend = "sandbox (built-in emulator)" if settings.sandbox else settings.api_url
+    print(f"backend: {backend}\nconfirmation mode: {settings.confirm.value}")
+    for op in OPERATIONS:
+        row = policy.describe(op)
+        print(f"{row['tool']:<36} {row['effect']:<12} {row['rule']}" + (f" ({row['reason']})" if "reason" in row else ""))
+    return EXIT_OK
+
+
+def _print_tools(settings: Any, *, as_json: bool) -> int:
+    from .server import build_server
+
+    server = build_server(settings)
+    tools = list(server.tool_definitions.values())
+    if as_json:
+        print(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools], indent=2))
+    else:
+        for tool in tools:
+            print(f"{tool.name:<36} {tool.description}")
+    return EXIT_OK
+
+
+def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
+    import anyio
+
+    from .server import build_server
+
+    server = build_server(settings)
+
+    async def run() -> Any:
+        from mcp.client import Client
+
+        callback = _ask_on_terminal if sys.stdin.isatty() and sys.stderr.isatty() else None
+        async with Client(server, elicitation_callback=callback) as client:
+            return await client.call_tool(tool, arguments)
+
+    result = anyio.run(run)
+    payload = result.structured_content
+    if payload is None:
+        payload = {"text": "\n".join(getattr(c, "text", "") for c in result.content)}
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+    return EXIT_TOOL_ERROR if result.is_error else EXIT_OK
+
+
+async def _ask_on_terminal(context: Any, params: Any) -> Any:
+    """The operator answers a confirmation on the terminal: y approves, anything else declines."""
+    from mcp_types import ElicitResult
+
+    print(f"\n{params.message}", file=sys.stderr)
+    print("Approve? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return ElicitResult(action="accept", content={"approve": True})
+    return ElicitResult(action="decline")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Tool argument models, faithful to Clerk's Backend API spec 2026-05-12.
+
+Each model is flat: path, query and body parameters side by side, exactly as the spec names them.
+Where a parameter goes on the wire is derived from the operation (path placeholders, then query for
+GET/DELETE, body otherwise), so the models carry no transport details. Models forbid unknown fields:
+an argument the spec does not have — `confirm`, `force`, a misspelling — is rejected before anything
+is sent. `tests/test_spec_models.py` checks every model against the spec copy in `spec/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A Clerk object id as it may appear in a URL path. Clerk's ids are `user_` + 27 word characters;
+# the spec types the path parameter only as a string, so accept any id-shaped token but never a
+# character that could change the path (`/`, `%`, `.`, `?`, `#`, whitespace).
+UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+Provider = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$", description="e.g. oauth_google")]
+Limit = Annotated[int, Field(ge=1, le=500)]
+Offset = Annotated[int, Field(ge=0)]
+Many = Annotated[list[str], Field(max_length=100)]
+UnixMs = Annotated[int, Field(description="Unix ms")]
+Rfc3339 = Annotated[str, Field(max_length=64, description="RFC3339")]
+Metadata = dict[str, Any]
+IdentificationStatus = Literal["verified", "reserved"]
+ORDER_FIELDS = (
+    "created_at updated_at email_address web3wallet first_name last_name phone_number username last_active_at last_sign_in_at"
+).split()
+OrderBy = Annotated[
+    str,
+    Field(pattern=rf"^[+-]?({'|'.join(ORDER_FIELDS)})$", description="field, +asc or -desc; default -created_at"),
+]
+
+
+class Args(BaseModel):
+    """Base of every tool's arguments: unknown fields are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class UserPath(Args):
+    user_id: UserId
+
+
+class Page(Args):
+    limit: Limit = 10
+    offset: Offset = 0
+
+
+class UserFilters(Args):
+    """The filters `GET /users` and `GET /users/count` share."""
+
+    email_address: Many | None = None
+    phone_number: Many | None = None
+    external_id: Many | None = Field(None, description="+/- prefix includes/excludes")
+    username: Many | None = None
+    web3_wallet: Many | None = None
+    user_id: Many | None = Field(None, description="+/- prefix includes/excludes")
+    organization_id: Many | None = Field(None, description="+/- prefix includes/excludes")
+    query: str | None = Field(None, description="partial match on emails, phones, usernames, wallets, ids, names")
+    email_address_query: str | None = None
+    phone_number_query: str | None = None
+    username_query: str | None = None
+    name_query: str | None = None
+    banned: bool | None = None
+    last_active_at_before: UnixMs | None = None
+    last_active_at_after: UnixMs | None = None
+    last_active_at_since: UnixMs | None = Field(None, description="deprecated: last_active_at_after")
+    created_at_before: UnixMs | None = None
+    created_at_after: UnixMs | None = None
+    last_sign_in_at_before: UnixMs | None = None
+    last_sign_in_at_after: UnixMs | None = None
+    provider: str | None = Field(None, description="with provider_user_id, e.g. oauth_google")
+    provider_user_id: Many | None = None
+
+
+class GetUserListArgs(UserFilters):
+    limit: Limit = 10
+    offset: Offset = 0
+    starting_after: str | None = Field(None, description="cursor: last id of previous page")
+    order_by: OrderBy = "-created_at"
+    view: Literal["summary", "full"] = Field("summary", description="full: complete Clerk records")
+
+
+class GetUsersCountArgs(UserFilters):
+    pass
+
+
+class GetUserArgs(UserPath):
+    pass
+
+
+class PasswordFields(Args):
+    password: str | None = None
+    password_digest: str | None = None
+    password_hasher: str | None = Field(None, description="e.g. bcrypt, argon2id, scrypt_firebase")
+    skip_password_checks: bool | None = None
+    totp_secret: str | None = None
+    backup_codes: list[str] | None = None
+
+
+class ProfileFields(Args):
+    """Fields `POST /users` and `PATCH /users/{id}` share (besides passwords)."""
+
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    username: str | None = None
+    delete_self_enabled: bool | None = None
+    create_organization_enabled: bool | None = None
+    create_organizations_limit: int | None = Field(None, description="0 = unlimited")
+    legal_accepted_at: Rfc3339 | None = None
+    skip_legal_checks: bool | None = None
+    created_at: Rfc3339 | None = None
+    bypass_client_trust: bool | None = None
+
+
+class CreateUserArgs(ProfileFields, PasswordFields):
+    email_address: list[str] | None = Field(None, description="first is primary")
+    email_address_identification_status: list[IdentificationStatus] | None = None
+    phone_number: list[str] | None = None
+    phone_number_identification_status: list[IdentificationStatus] | None = None
+    web3_wallet: list[str] | None = None
+    skip_password_requirement: bool | None = None
+    public_metadata: Metadata | None = None
+    private_metadata: Metadata | None = None
+    unsafe_metadata: Metadata | None = None
+    skip_user_requirement: bool | None = None
+    banned: bool | None = None
+    locked: bool | None = None
+
+
+class UpdateUserArgs(UserPath, ProfileFields, PasswordFields):
+    primary_email_address_id: str | None = None
+    notify_primary_email_address_changed: bool | None = None
+    primary_phone_number_id: str | None = None
+    primary_web3_wallet_id: str | None = None
+    profile_image_id: str | None = None
+    sign_out_of_other_sessions: bool | None = None
+
+
+class UpdateUserMetadataArgs(UserPath):
+    public_metadata: Metadata | None = Field(None, description="deep-merged; null deletes a key")
+    private_metadata: Metadata | None = None
+    unsafe_metadata: Metadata | None = None
+
+
+class DeleteUserArgs(UserPath):
+    pass
+
+
+class BanUserArgs(UserPath):
+    pass
+
+
+class UnbanUserArgs(UserPath):
+    pass
+
+
+class DisableMfaArgs(UserPath):
+    pass
+
+
+# Clerk accepts profile images up to 10 MB; base64 grows data by a third.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+
+# The first bytes of each image type Clerk accepts; the declared filename must agree with them.
+IMAGE_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+IMAGE_EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+
+
+class SetUserProfileImageArgs(UserPath):
+    file_base64: str = Field(max_length=MAX_IMAGE_BYTES * 4 // 3 + 4, description="image bytes, base64")
+    filename: str = Field(max_length=255, pattern=r"(?i)^[^/\\\x00-\x1f]+\.(png|jpe?g|gif|webp)$")
+
+    @model_validator(mode="after")
+    def _check_image(self) -> SetUserProfileImageArgs:
+        content, content_type = self.image()
+        if not content:
+            raise ValueError("file_base64 is empty")
+        if len(content) > MAX_IMAGE_BYTES:
+            raise ValueError(f"image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+        if not content.startswith(IMAGE_SIGNATURES[content_type]) or (
+            content_type == "image/webp" and content[8:12] != b"WEBP"
+        ):
+            raise ValueError(f"file_base64 is not a {content_type.split('/')[1]} image, as filename says")
+        return self
+
+    def image(self) -> tuple[bytes, str]:
+        """The decoded bytes and their content type (from the filename, checked against the bytes)."""
+        try:
+            content = base64.b64decode(self.file_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("file_base64 is not valid base64") from None
+        return content, IMAGE_EXTENSIONS[self.filename.rsplit(".", 1)[1].lower()]
+
+
+class GetOAuthAccessTokenArgs(UserPath, Page):
+    provider: Provider
+    paginated: bool | None = None
+
+
+class OrganizationMembershipsArgs(UserPath, Page):
+    pass
+
+
+class VerifyPasswordArgs(UserPath):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class VerifyTotpArgs(UserPath):
+    code: str = Field(min_length=1, max_length=64, description="TOTP or backup code")

@@ -1,0 +1,202 @@
+"""The one table: Clerk's 15 Users operations as data.
+
+Everything else is derived from `OPERATIONS`: `tools/list` (schemas, annotations), the policy's
+decisions, the adapter's requests, the sandbox's routes, the manifests and the README's tool table.
+Adding an operation means a row here, its argument model, and one sandbox handler.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel
+
+from . import models as m
+from . import results as r
+
+
+class Effect(StrEnum):
+    """What a call does to the Clerk instance; drives annotations and the default policy (design §3)."""
+
+    READ = "read"
+    WRITE = "write"
+    VERIFY = "verify"
+    SECRET = "secret"
+    DESTRUCTIVE = "destructive"
+
+
+# Effects whose calls always need a human's confirmation.
+CONFIRM_EFFECTS = frozenset({Effect.SECRET, Effect.DESTRUCTIVE})
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    operation_id: str
+    title: str
+    description: str
+    method: str
+    path: str
+    args: type[m.Args]
+    result: type[r.Result]
+    effect: Effect
+    idempotent: bool = False
+    # What the human is told will happen when asked to confirm.
+    consequence: str = ""
+    # Arguments that make a call need confirmation even though its effect alone does not.
+    confirm_fields: frozenset[str] = frozenset()
+    # Arguments that shape the tool's result and are never sent to Clerk.
+    local_fields: frozenset[str] = frozenset()
+    # The response is a bare array; tools wrap it as {"data": [...]} (structured content is an object).
+    wraps_array: bool = False
+
+    @cached_property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{(\w+)}", self.path))
+
+    @cached_property
+    def body_kind(self) -> str | None:
+        """How arguments that are neither path nor local travel: "query", "json" or "multipart"."""
+        if self.method in ("GET", "DELETE"):
+            return "query"
+        if self.args is m.SetUserProfileImageArgs:
+            return "multipart"
+        wire = set(self.args.model_fields) - set(self.path_params) - self.local_fields
+        return "json" if wire else None
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.effect in CONFIRM_EFFECTS
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        name="get_user_list", operation_id="GetUserList", title="List users",
+        description="Find users: filter by email, phone, username, name, ids, org, ban state or dates; "
+        "ordered, paginated. Returns summaries unless view=full.",
+        method="GET", path="/users", args=m.GetUserListArgs, result=r.UserList, effect=Effect.READ,
+        idempotent=True, local_fields=frozenset({"view"}), wraps_array=True,
+    ),
+    Operation(
+        name="get_users_count", operation_id="GetUsersCount", title="Count users",
+        description="Count the users matching the same filters as get_user_list.",
+        method="GET", path="/users/count", args=m.GetUsersCountArgs, result=r.TotalCount, effect=Effect.READ,
+        idempotent=True,
+    ),
+    Operation(
+        name="get_user", operation_id="GetUser", title="Get user",
+        description="Get one user's full record by user id.",
+        method="GET", path="/users/{user_id}", args=m.GetUserArgs, result=r.User, effect=Effect.READ,
+        idempotent=True,
+    ),
+    Operation(
+        name="users_get_organization_memberships", operation_id="UsersGetOrganizationMemberships",
+        title="List user's organization memberships",
+        description="List the organizations a user belongs to, with roles.",
+        method="GET", path="/users/{user_id}/organization_memberships", args=m.OrganizationMembershipsArgs,
+        result=r.OrganizationMemberships, effect=Effect.READ, idempotent=True,
+    ),
+    Operation(
+        name="create_user", operation_id="CreateUser", title="Create user",
+        description="Create a user with emails, phones, username, password or metadata.",
+        method="POST", path="/users", args=m.CreateUserArgs, result=r.User, effect=Effect.WRITE,
+    ),
+    Operation(
+        name="update_user", operation_id="UpdateUser", title="Update user",
+        description="Change a user's profile, identifiers, password or settings (not metadata). "
+        "Credential or identity changes need human confirmation.",
+        method="PATCH", path="/users/{user_id}", args=m.UpdateUserArgs, result=r.User, effect=Effect.WRITE,
+        idempotent=True,
+        consequence="changes the user's credentials or identity",
+        confirm_fields=frozenset({
+            "password", "password_digest", "password_hasher", "skip_password_checks", "sign_out_of_other_sessions",
+            "totp_secret", "backup_codes", "primary_email_address_id", "primary_phone_number_id",
+            "primary_web3_wallet_id", "username", "external_id",
+        }),
+    ),
+    Operation(
+        name="update_user_metadata", operation_id="UpdateUserMetadata", title="Update user metadata",
+        description="Deep-merge public, private or unsafe metadata into a user; null deletes a key.",
+        method="PATCH", path="/users/{user_id}/metadata", args=m.UpdateUserMetadataArgs, result=r.User,
+        effect=Effect.WRITE,
+    ),
+    Operation(
+        name="set_user_profile_image", operation_id="SetUserProfileImage", title="Set user profile image",
+        description="Upload a user's profile image (png, jpeg, gif or webp, base64, up to 10 MB).",
+        method="POST", path="/users/{user_id}/profile_image", args=m.SetUserProfileImageArgs, result=r.User,
+        effect=Effect.WRITE, idempotent=True,
+    ),
+    Operation(
+        name="unban_user", operation_id="UnbanUser", title="Unban user",
+        description="Lift a ban so the user can sign in again.",
+        method="POST", path="/users/{user_id}/unban", args=m.UnbanUserArgs, result=r.User, effect=Effect.WRITE,
+        idempotent=True,
+    ),
+    Operation(
+        name="verify_password", operation_id="VerifyPassword", title="Verify password",
+        description="Check a password against a user's; counts toward an attempt limit.",
+        method="POST", path="/users/{user_id}/verify_password", args=m.VerifyPasswordArgs,
+        result=r.VerifyPasswordResponse, effect=Effect.VERIFY,
+    ),
+    Operation(
+        name="verify_totp", operation_id="VerifyTOTP", title="Verify TOTP or backup code",
+        description="Check a user's authenticator or backup code; a backup code is used up.",
+        method="POST", path="/users/{user_id}/verify_totp", args=m.VerifyTotpArgs,
+        result=r.VerifyTotpResponse, effect=Effect.VERIFY,
+    ),
+    Operation(
+        name="get_o_auth_access_token", operation_id="GetOAuthAccessToken", title="Get user's OAuth access token",
+        description="Get a user's live OAuth token for a provider; needs human confirmation.",
+        method="GET", path="/users/{user_id}/oauth_access_tokens/{provider}", args=m.GetOAuthAccessTokenArgs,
+        result=r.OAuthAccessTokens, effect=Effect.SECRET, idempotent=True, wraps_array=True,
+        consequence="hands the user's live third-party access token to the assistant",
+    ),
+    Operation(
+        name="ban_user", operation_id="BanUser", title="Ban user",
+        description="Ban a user: revokes all sessions and blocks sign-in; needs human confirmation.",
+        method="POST", path="/users/{user_id}/ban", args=m.BanUserArgs, result=r.User, effect=Effect.DESTRUCTIVE,
+        idempotent=True,
+        consequence="revokes all the user's sessions and blocks sign-in until unbanned",
+    ),
+    Operation(
+        name="disable_mfa", operation_id="DisableMFA", title="Disable user's MFA",
+        description="Turn off all of a user's second factors; needs human confirmation.",
+        method="DELETE", path="/users/{user_id}/mfa", args=m.DisableMfaArgs, result=r.DisableMfaResponse,
+        effect=Effect.DESTRUCTIVE, idempotent=True,
+        consequence="removes every second factor (authenticator app, backup codes, SMS) from the account",
+    ),
+    Operation(
+        name="delete_user", operation_id="DeleteUser", title="Delete user",
+        description="Permanently delete a user and their data; needs human confirmation.",
+        method="DELETE", path="/users/{user_id}", args=m.DeleteUserArgs, result=r.DeletedObject,
+        effect=Effect.DESTRUCTIVE,
+        consequence="permanently deletes the user and all their data; cannot be undone",
+    ),
+)
+
+BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
+
+
+def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null defaults."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, list):
+            return [clean(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: clean(v) for k, v in node.items() if k != "title"}
+        arms = node.get("anyOf")
+        if arms and any(a == {"type": "null"} for a in arms):
+            rest = [a for a in arms if a != {"type": "null"}]
+            del node["anyOf"]
+            node = {**rest[0], **node} if len(rest) == 1 else {**node, "anyOf": rest}
+        if "default" in node and node["default"] is None:
+            del node["default"]
+        return node
+
+    return clean(model.model_json_schema())

@@ -1,0 +1,256 @@
+"""The policy layer: which tools exist, which calls run, which need a human's yes, and the audit trail.
+
+Decisions come from the operation table (effect classes, confirm fields) and the operator's settings;
+no tool is special-cased here. Confirmation is asked of the human through MCP elicitation and can
+never be granted by a tool argument: the models reject unknown arguments, and an approval is only
+read from the client's elicitation answer, bound to one call and usable once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp.server.elicitation import render_elicitation_schema
+from mcp_types import (
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+)
+from pydantic import BaseModel, Field
+
+from .errors import PolicyRefusal
+from .models import Args
+from .operations import OPERATIONS, Effect, Operation
+from .settings import Settings
+
+# Argument values that never reach a log, an audit line or an error message.
+SECRET_ARGS = frozenset({"password", "password_digest", "code", "totp_secret", "backup_codes", "file_base64"})
+INPUT_REQUIRED_VERSION = "2026-07-28"
+CONFIRM_KEY = "confirm"
+
+
+class Approval(BaseModel):
+    """The form the human answers. Only `approve: true` inside an accepted answer approves."""
+
+    approve: bool = Field(description="Yes, do this")
+
+
+APPROVAL_SCHEMA = render_elicitation_schema(Approval)
+
+
+class Policy:
+    """The operator's settings applied to the operation table."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        known = {op.name for op in OPERATIONS}
+        unknown = sorted((set(settings.tools) | set(settings.deny_tools)) - known)
+        if unknown:
+            # Fail closed: a typo must not silently widen (or narrow) the tool set.
+            raise ValueError(f"unknown tool name(s) in the allow/deny lists: {', '.join(unknown)}")
+        self.visible: tuple[Operation, ...] = tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
+
+    def hidden_reason(self, op: Operation) -> str | None:
+        """Why `op` is not offered at all (deny > read-only > allow), or None when it is."""
+        s = self.settings
+        if op.name in s.deny_tools:
+            return f"{op.name} is denied by the operator's policy"
+        if s.read_only and op.effect is not Effect.READ:
+            return f"{op.name} is not available: the server runs in read-only mode"
+        if s.tools and op.name not in s.tools:
+            return f"{op.name} is not in the operator's allow-list"
+        return None
+
+    def needs_confirmation(self, op: Operation, args: Args) -> bool:
+        return op.needs_confirmation or bool(op.confirm_fields & args.model_fields_set)
+
+    def sensitive_fields(self, op: Operation, args: Args) -> list[str]:
+        return sorted(op.confirm_fields & args.model_fields_set)
+
+    def describe(self, op: Operation) -> dict[str, Any]:
+        """The effective rule for one tool, as `clerk-mcp policy` prints it."""
+        hidden = self.hidden_reason(op)
+        if hidden:
+            rule = "hidden"
+        elif op.needs_confirmation:
+            rule = {"elicit": "confirm", "deny": "refused", "approve": "pre-approved"}[self.settings.confirm]
+        elif op.confirm_fields:
+            rule = f"allowed; confirm when touching {', '.join(sorted(op.confirm_fields))}"
+        elif op.effect is Effect.VERIFY:
+            rule = f"allowed within {self.settings.verify_attempts} attempts per user per {self.settings.verify_window:g}s"
+        else:
+            rule = "allowed"
+        return {"tool": op.name, "effect": op.effect.value, "rule": rule, **({"reason": hidden} if hidden else {})}
+
+
+class AttemptBudget:
+    """Per-user sliding window of verify attempts, so a model cannot brute-force a password or code."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._attempts: dict[str, deque[float]] = {}
+
+    def take(self, user_id: str) -> None:
+        now = time.monotonic()
+        attempts = self._attempts.setdefault(user_id, deque())
+        while attempts and attempts[0] <= now - self.window:
+            attempts.popleft()
+        if len(attempts) >= self.limit:
+            wait = attempts[0] + self.window - now
+            raise PolicyRefusal(
+                f"Too many verification attempts for {user_id}: {self.limit} per {self.window:g}s. "
+                f"Try again in {wait:.0f}s.",
+                decision="over_budget",
+                retry_after=wait,
+            )
+        attempts.append(now)
+
+    def remaining(self, user_id: str) -> int:
+        now = time.monotonic()
+        return self.limit - sum(1 for t in self._attempts.get(user_id, ()) if t > now - self.window)
+
+
+class SpentApprovals:
+    """Approval nonces already used; an approval replayed after its call ran approves nothing."""
+
+    def __init__(self, ttl: float = 3600.0) -> None:
+        self.ttl = ttl
+        self._spent: dict[str, float] = {}
+
+    def claim(self, nonce: str) -> bool:
+        now = time.monotonic()
+        for key in [k for k, t in self._spent.items() if t < now]:
+            del self._spent[key]
+        if nonce in self._spent:
+            return False
+        self._spent[nonce] = now + self.ttl
+        return True
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the human is asked: the action, the re-fetched target and the consequence."""
+
+    message: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.message.encode()).hexdigest()[:32]
+
+
+def describe_target(user: dict[str, Any]) -> str:
+    """A person-readable line naming the user: id, name, primary email, ban and lock state."""
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or "(no name)"
+    email = next(
+        (e.get("email_address") for e in user.get("email_addresses") or [] if e.get("id") == user.get("primary_email_address_id")),
+        None,
+    )
+    states = [s for s in ("banned", "locked") if user.get(s)]
+    return f"{user.get('id')} — {name}" + (f" <{email}>" if email else "") + (f" [{', '.join(states)}]" if states else "")
+
+
+def build_question(op: Operation, args: Args, target: dict[str, Any], sensitive: list[str]) -> Question:
+    extra = ""
+    if sensitive:
+        extra = f" Fields: {', '.join(sensitive)}."
+    if op.name == "get_o_auth_access_token":
+        extra = f" Provider: {getattr(args, 'provider', '')}."
+    return Question(
+        f"{op.title}?\nUser: {describe_target(target)}\nThis {op.consequence}.{extra}\nApprove only if you asked for this."
+    )
+
+
+async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | None:
+    """Ask the human to approve `question`; None means approved. Raises `PolicyRefusal` otherwise.
+
+    On protocol 2026-07-28 the question travels in an `InputRequiredResult` whose (sealed) request
+    state carries a fresh nonce and the question's digest; the client's retry is approved only if
+    the same question is still the one being asked and the nonce has not been used. Older protocol
+    versions ask mid-call with `elicitation/create`.
+    """
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    if elicitation is None or (elicitation.form is None and elicitation.url is not None):
+        raise PolicyRefusal(
+            "This call needs a human's confirmation, and this MCP client cannot ask for it (no form elicitation). "
+            "Use a client that supports elicitation, or an operator can start clerk-mcp with "
+            "--confirm approve to pre-approve such calls for trusted automation.",
+            decision="refused",
+        )
+    version = ctx.protocol_version
+    if version is not None and version >= INPUT_REQUIRED_VERSION:
+        return _confirm_input_required(ctx, question, approvals)
+    result = await ctx.elicit(question.message, Approval)
+    _accept_or_refuse(result.action, getattr(getattr(result, "data", None), "approve", False))
+    return None
+
+
+def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | None:
+    state = _load_state(ctx.request_state)
+    answer = (ctx.input_responses or {}).get(CONFIRM_KEY)
+    if state is None or answer is None or state.get("q") != question.digest:
+        # First round, or the target changed since the question was shown: ask (again) with a new nonce.
+        request = ElicitRequest(
+            params=ElicitRequestFormParams(message=question.message, requested_schema=APPROVAL_SCHEMA)
+        )
+        new_state = json.dumps({"nonce": secrets.token_urlsafe(16), "q": question.digest})
+        return InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=new_state)
+    if not isinstance(answer, ElicitResult):
+        raise PolicyRefusal("The confirmation answer was not an elicitation result; nothing was sent.", decision="declined")
+    approve = isinstance(answer.content, dict) and answer.content.get("approve") is True
+    _accept_or_refuse(answer.action, approve)
+    if not approvals.claim(str(state.get("nonce"))):
+        raise PolicyRefusal("This confirmation was already used; nothing was sent. Ask again.", decision="replayed")
+    return None
+
+
+def _load_state(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("nonce"), str) else None
+
+
+def _accept_or_refuse(action: str, approve: bool) -> None:
+    if action == "accept" and approve:
+        return
+    if action == "cancel":
+        raise PolicyRefusal("The human cancelled the confirmation; nothing was sent to Clerk.", decision="cancelled")
+    raise PolicyRefusal("The human declined; nothing was sent to Clerk.", decision="declined")
+
+
+def redact_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as they may appear in a log: secrets replaced by a marker."""
+    return {k: ("***" if k in SECRET_ARGS and v is not None else v) for k, v in args.items()}
+
+
+class AuditLog:
+    """One JSON line per tool call, written with a single `write` to an O_APPEND file so lines never interleave."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        with self._lock:
+            os.write(self._fd, line)
+
+    def close(self) -> None:
+        os.close(self._fd)
+

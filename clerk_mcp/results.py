@@ -1,0 +1,74 @@
+"""Result models: the parts of Clerk's response schemas a tool's caller relies on.
+
+They declare the fields a caller acts on and allow the rest through unchanged (`extra="allow"`), so
+a full Clerk record survives validation while the published output schemas stay small (every
+conversation pays for them in tokens). The sandbox's own tests validate complete responses against
+the spec; these models only pin what the tools promise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class User(Result):
+    id: str
+    banned: bool | None = None
+    locked: bool | None = None
+
+
+class UserList(Result):
+    data: list[User]
+    next_starting_after: str | None = None
+
+
+class TotalCount(Result):
+    object: Literal["total_count"]
+    total_count: int
+
+
+class DeletedObject(Result):
+    id: str | None = None
+    deleted: bool
+
+
+class DisableMfaResponse(Result):
+    user_id: str
+
+
+class VerifyPasswordResponse(Result):
+    verified: bool
+
+
+class VerifyTotpResponse(Result):
+    verified: bool
+    code_type: Literal["totp", "backup_code"] | None = None
+
+
+class OAuthAccessToken(Result):
+    provider: str
+    external_account_id: str
+    token: str
+    expires_at: int | None = None
+
+
+class OAuthAccessTokens(Result):
+    data: list[OAuthAccessToken]
+    total_count: int | None = None
+
+
+class OrganizationMembership(Result):
+    id: str
+    role: str
+    organization: dict[str, Any]
+
+
+class OrganizationMemberships(Result):
+    data: list[OrganizationMembership]
+    total_count: int

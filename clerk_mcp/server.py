@@ -1,0 +1,180 @@
+"""The MCP server: tools derived from the operation table, every call through the policy, then the adapter.
+
+`ClerkMCPServer` keeps `MCPServer`'s transports, prompts and resources but serves tools itself, from
+`OPERATIONS`: one definition per operation built once at start-up, one call path for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp_types import Tool as MCPTool
+from pydantic import ValidationError
+
+from . import __version__
+from .adapter import ClerkClient, RetryPolicy
+from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
+from .models import Args, GetUserArgs
+from .operations import BY_NAME, Effect, Operation, compact_schema
+from .policy import AttemptBudget, AuditLog, Policy, SpentApprovals, build_question, confirm, redact_args
+from .settings import ConfirmMode, Settings
+from .views import shape_result
+
+SANDBOX_NOTICE = "clerk-mcp: sandbox mode — no CLERK_SECRET_KEY set, using the built-in Clerk emulator; no real users are affected."
+
+
+def tool_definition(op: Operation) -> MCPTool:
+    """The tool as `tools/list` shows it, all from the table row."""
+    annotations = ToolAnnotations(
+        title=op.title,
+        read_only_hint=op.effect is Effect.READ,
+        # The MCP default for destructiveHint is true, so non-destructive tools say false explicitly.
+        destructive_hint=op.effect is Effect.DESTRUCTIVE,
+        idempotent_hint=op.idempotent,
+        open_world_hint=op.effect is Effect.SECRET,
+    )
+    return MCPTool(
+        name=op.name,
+        title=op.title,
+        description=op.description,
+        input_schema=compact_schema(op.args),
+        output_schema=compact_schema(op.result),
+        annotations=annotations,
+    )
+
+
+class ClerkMCPServer(MCPServer):
+    def __init__(self, settings: Settings, client: ClerkClient, *, instructions: str) -> None:
+        super().__init__(name="clerk-mcp", version=__version__, instructions=instructions)
+        self.settings = settings
+        self.client = client
+        self.policy = Policy(settings)
+        self.budget = AttemptBudget(settings.verify_attempts, settings.verify_window)
+        self.approvals = SpentApprovals()
+        self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
+        self.tool_definitions = {op.name: tool_definition(op) for op in self.policy.visible}
+
+    async def list_tools(self) -> list[MCPTool]:
+        return list(self.tool_definitions.values())
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        tool = self.tool_definitions.get(name)
+        return tool.input_schema if tool else None
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        started = time.perf_counter()
+        record: dict[str, Any] = {"tool": name, "arguments": redact_args(arguments if isinstance(arguments, dict) else {})}
+        try:
+            op = self._operation(name)
+            args = _validate(op, arguments)
+            outcome = await self._run(op, args, context, record)
+        except ClerkMCPError as exc:
+            record.setdefault("decision", exc.decision if isinstance(exc, PolicyRefusal) else "allowed")
+            record["outcome"] = exc.kind
+            if isinstance(exc, ClerkAPIError):
+                record.update(status=exc.status, code=exc.code, clerk_trace_id=exc.trace_id)
+            outcome = error_result(exc)
+        if isinstance(outcome, CallToolResult) and not outcome.is_error:
+            record["outcome"] = "ok"
+        if self.audit and not isinstance(outcome, InputRequiredResult):
+            record.update(time=time.time(), duration_ms=round((time.perf_counter() - started) * 1000, 1))
+            self.audit.write(record)
+        return outcome
+
+    def _operation(self, name: str) -> Operation:
+        op = BY_NAME.get(name)
+        if op is None:
+            raise InvalidArguments(name, [f"unknown tool; available: {', '.join(self.tool_definitions)}"])
+        reason = self.policy.hidden_reason(op)
+        if reason:
+            raise PolicyRefusal(reason, decision="hidden")
+        return op
+
+    async def _run(
+        self, op: Operation, args: Args, ctx: Context[Any, Any] | None, record: dict[str, Any]
+    ) -> CallToolResult | InputRequiredResult:
+        target = getattr(args, "user_id", None) if op.path_params else None
+        record["target"] = target
+        if op.effect is Effect.VERIFY:
+            self.budget.take(str(target))
+        record["decision"] = "allowed"
+        if self.policy.needs_confirmation(op, args):
+            mode = self.settings.confirm
+            if mode is ConfirmMode.DENY:
+                raise PolicyRefusal(
+                    f"{op.name} needs a human's confirmation and the operator's policy refuses such calls (confirm=deny).",
+                )
+            if mode is ConfirmMode.APPROVE:
+                record["decision"] = "pre-approved"
+            else:
+                if ctx is None:
+                    raise PolicyRefusal(f"{op.name} needs a human's confirmation, which needs an MCP client.")
+                user = await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=str(target)))
+                question = build_question(op, args, user, self.policy.sensitive_fields(op, args))
+                pending = await confirm(ctx, question, self.approvals)
+                if pending is not None:
+                    return pending
+                record["decision"] = "confirmed"
+        data = await self.client.call(op, args)
+        structured = shape_result(op, args, data, expose_private=self.settings.expose_private_metadata)
+        return CallToolResult(
+            content=[TextContent(type="text", text=json.dumps(structured, ensure_ascii=False, separators=(",", ":")))],
+            structured_content=structured,
+        )
+
+
+def _validate(op: Operation, arguments: Any) -> Args:
+    if not isinstance(arguments, dict):
+        raise InvalidArguments(op.name, ["arguments must be a JSON object"])
+    try:
+        return op.args.model_validate(arguments)
+    except ValidationError as exc:
+        raise InvalidArguments(op.name, [_problem(e) for e in exc.errors(include_url=False, include_input=False)]) from None
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "arguments"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown argument"
+    return f"{where}: {error['msg']}"
+
+
+def error_result(exc: ClerkMCPError) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=exc.summary())], structured_content=exc.details(), is_error=True)
+
+
+def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer:
+    """The server for `settings`: Clerk itself when a secret key is set, else the embedded sandbox."""
+    retry = RetryPolicy(deadline=settings.retry_deadline)
+    if settings.sandbox and transport is None:
+        import httpx
+
+        from .sandbox import SANDBOX_SECRET_KEY, create_app
+
+        app = create_app(db_path=str(settings.sandbox_db) if settings.sandbox_db else None)
+        client = ClerkClient(
+            SANDBOX_SECRET_KEY, api_url="http://sandbox.invalid", transport=httpx.ASGITransport(app=app),
+            timeout=settings.timeout, retry=retry,
+        )
+        print(SANDBOX_NOTICE, file=sys.stderr)
+        instructions = INSTRUCTIONS + " " + "Sandbox: this server talks to a built-in Clerk emulator with demo users; no real users are affected."
+    else:
+        key = settings.secret_key.get_secret_value() if settings.secret_key else "sk_test_sandbox"
+        client = ClerkClient(key, api_url=settings.api_url, transport=transport, timeout=settings.timeout, retry=retry)
+        instructions = INSTRUCTIONS
+    return ClerkMCPServer(settings, client, instructions=instructions)
+
+
+INSTRUCTIONS = (
+    "Manage the users of a Clerk instance. Find users with get_user_list (filters, summaries) before acting on an id. "
+    "Deleting, banning, disabling MFA, reading OAuth tokens and credential changes ask a human to confirm; "
+    "if they decline, do not retry. Times are Unix milliseconds."
+)
+

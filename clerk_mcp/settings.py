@@ -1,0 +1,70 @@
+"""Every operator setting in one model: CLI flags, `CLERK_*` environment variables, an optional TOML policy file.
+
+Precedence, highest first: command-line flags, environment, policy file, defaults.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfirmMode(StrEnum):
+    """How calls that need a human's yes are handled."""
+
+    ELICIT = "elicit"  # ask the human through the MCP client (default)
+    DENY = "deny"  # refuse every such call
+    APPROVE = "approve"  # the operator pre-approves them (trusted automation, test harnesses); audited as such
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLERK_MCP_", extra="forbid", populate_by_name=True)
+
+    secret_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("secret_key", "CLERK_SECRET_KEY"), description="Clerk secret key; unset = sandbox"
+    )
+    api_url: str = Field(
+        "https://api.clerk.com", validation_alias=AliasChoices("api_url", "CLERK_API_URL"), description="Clerk API origin"
+    )
+    read_only: bool = Field(False, description="list and allow only the read tools")
+    tools: list[str] = Field(default_factory=list, description="allow-list of tool names (empty = all)")
+    deny_tools: list[str] = Field(default_factory=list, description="tool names never listed or run")
+    confirm: ConfirmMode = Field(ConfirmMode.ELICIT, description="elicit | deny | approve")
+    expose_private_metadata: bool = Field(False, description="include private_metadata in results")
+    verify_attempts: int = Field(5, ge=1, description="verify_password/verify_totp attempts per user per window")
+    verify_window: float = Field(600.0, gt=0, description="attempt window, seconds")
+    audit_log: Path | None = Field(None, description="append one JSON line per tool call to this file")
+    timeout: float = Field(15.0, gt=0, description="per-request timeout to Clerk, seconds")
+    retry_deadline: float = Field(30.0, gt=0, description="total time for one call including retries, seconds")
+    sandbox_db: Path | None = Field(None, description="keep the embedded sandbox's state in this SQLite file")
+    policy_file: Path | None = Field(None, description="TOML file with any of these settings")
+
+    @field_validator("tools", "deny_tools", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def sandbox(self) -> bool:
+        return self.secret_key is None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, a policy file (if named) and explicit overrides (CLI flags)."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    base = Settings(**overrides)
+    if base.policy_file is None:
+        return base
+    try:
+        file_values = tomllib.loads(base.policy_file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read policy file {base.policy_file}: {exc}") from None
+    from_env = Settings().model_dump(exclude_unset=True)
+    return Settings(**{**file_values, **from_env, **overrides})

@@ -1,0 +1,67 @@
+"""What a tool returns: Clerk's response shaped for a model — wrapped, redacted and, for lists, summarised.
+
+Structured content must be a JSON object, so bare arrays become `{"data": [...]}`. `private_metadata`
+is dropped everywhere unless the operator exposes it. `get_user_list` returns one short summary per
+user by default (the fields a person needs to identify a user and act); `view="full"` returns
+Clerk's complete records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Args
+from .operations import Operation
+
+
+def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) -> dict[str, Any]:
+    if op.wraps_array and isinstance(data, list):
+        data = {"data": data}
+    if not isinstance(data, dict):
+        data = {"data": data}
+    if not expose_private:
+        data = _without_private(data)
+    if op.name == "get_user_list":
+        users = data["data"]
+        if getattr(args, "view", "summary") == "summary":
+            data = {"data": [summarize_user(u) for u in users]}
+        limit = getattr(args, "limit", 10)
+        if len(users) == limit and users:
+            data["next_starting_after"] = users[-1].get("id")
+    return data
+
+
+def summarize_user(user: dict[str, Any]) -> dict[str, Any]:
+    """The identifying and actionable fields of a Clerk user, without empty values."""
+    primary_email = _primary(user.get("email_addresses"), user.get("primary_email_address_id"), "email_address")
+    primary_phone = _primary(user.get("phone_numbers"), user.get("primary_phone_number_id"), "phone_number")
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    summary = {
+        "id": user.get("id"),
+        "name": name,
+        "email": primary_email,
+        "phone": primary_phone,
+        "username": user.get("username"),
+        "external_id": user.get("external_id"),
+        "banned": user.get("banned") or None,
+        "locked": user.get("locked") or None,
+        "mfa": user.get("two_factor_enabled") or None,
+        "last_sign_in_at": user.get("last_sign_in_at"),
+        "created_at": user.get("created_at"),
+    }
+    return {k: v for k, v in summary.items() if v not in (None, "")}
+
+
+def _primary(items: Any, primary_id: Any, key: str) -> Any:
+    for item in items or []:
+        if item.get("id") == primary_id:
+            return item.get(key)
+    return None
+
+
+def _without_private(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_private(v) for k, v in node.items() if k != "private_metadata"}
+    if isinstance(node, list):
+        return [_without_private(v) for v in node]
+    return node
