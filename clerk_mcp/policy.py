@@ -171,15 +171,9 @@ def build_question(op: Operation, args: Args, target: dict[str, Any], sensitive:
     )
 
 
-async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | None:
-    """Ask the human to approve `question`; None means approved. Raises `PolicyRefusal` otherwise.
-
-    On protocol 2026-07-28 the question travels in an `InputRequiredResult` whose (sealed) request
-    state carries a fresh nonce and the question's digest; the client's retry is approved only if
-    the same question is still the one being asked and the nonce has not been used. Older protocol
-    versions ask mid-call with `elicitation/create`.
-    """
-    capabilities = ctx.client_capabilities
+def require_elicitation(ctx: Any) -> None:
+    """Refuse, before anything is fetched or sent, when the client cannot put a question to a human."""
+    capabilities = getattr(ctx, "client_capabilities", None)
     elicitation = capabilities.elicitation if capabilities is not None else None
     if elicitation is None or (elicitation.form is None and elicitation.url is not None):
         raise PolicyRefusal(
@@ -188,6 +182,16 @@ async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> In
             "--confirm approve to pre-approve such calls for trusted automation.",
             decision="refused",
         )
+
+
+async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | None:
+    """Ask the human to approve `question`; None means approved. Raises `PolicyRefusal` otherwise.
+
+    On protocol 2026-07-28 the question travels in an `InputRequiredResult` whose (sealed) request
+    state carries a fresh nonce and the question's digest; the client's retry is approved only if
+    the same question is still the one being asked and the nonce has not been used. Older protocol
+    versions ask mid-call with `elicitation/create`.
+    """
     version = ctx.protocol_version
     if version is not None and version >= INPUT_REQUIRED_VERSION:
         return _confirm_input_required(ctx, question, approvals)

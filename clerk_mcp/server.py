@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import Any
@@ -21,7 +22,7 @@ from .adapter import ClerkClient, RetryPolicy
 from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs
 from .operations import BY_NAME, Effect, Operation, compact_schema
-from .policy import AttemptBudget, AuditLog, Policy, SpentApprovals, build_question, confirm, redact_args
+from .policy import AttemptBudget, AuditLog, Policy, SpentApprovals, build_question, confirm, redact_args, require_elicitation
 from .settings import ConfirmMode, Settings
 from .views import shape_result
 
@@ -114,8 +115,7 @@ class ClerkMCPServer(MCPServer):
             if mode is ConfirmMode.APPROVE:
                 record["decision"] = "pre-approved"
             else:
-                if ctx is None:
-                    raise PolicyRefusal(f"{op.name} needs a human's confirmation, which needs an MCP client.")
+                require_elicitation(ctx)
                 user = await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=str(target)))
                 question = build_question(op, args, user, self.policy.sensitive_fields(op, args))
                 pending = await confirm(ctx, question, self.approvals)
@@ -152,6 +152,8 @@ def error_result(exc: ClerkMCPError) -> CallToolResult:
 
 def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer:
     """The server for `settings`: Clerk itself when a secret key is set, else the embedded sandbox."""
+    # httpx logs every request URL at INFO; URLs carry user ids and emails, which are not for the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     retry = RetryPolicy(deadline=settings.retry_deadline)
     if settings.sandbox and transport is None:
         import httpx

@@ -1,0 +1,452 @@
+"""The sandbox's state: one SQLite database, indexed so that 100,000 users list fast.
+
+All access goes through `Store.atomic()`, which holds one re-entrant lock and one transaction: the
+app runs each request inside it, so the single connection is safe to share across threads and tasks.
+Identifications (emails, phones, wallets) live in their own table, as in Clerk; the user row keeps a
+copy of each primary value so that `order_by=email_address` and friends use an index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import sqlite3
+import string
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from . import render
+from .errors import not_found
+
+_ALPHABET = string.ascii_letters + string.digits
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    external_id TEXT UNIQUE,
+    username TEXT UNIQUE,
+    first_name TEXT,
+    last_name TEXT,
+    locale TEXT,
+    primary_email_address_id TEXT,
+    primary_phone_number_id TEXT,
+    primary_web3_wallet_id TEXT,
+    email_address TEXT,
+    phone_number TEXT,
+    web3_wallet TEXT,
+    image_id TEXT,
+    public_metadata TEXT NOT NULL DEFAULT '{}',
+    private_metadata TEXT NOT NULL DEFAULT '{}',
+    unsafe_metadata TEXT NOT NULL DEFAULT '{}',
+    password_digest TEXT,
+    password_hasher TEXT,
+    password_last_updated_at INTEGER,
+    totp_secret TEXT,
+    backup_codes TEXT NOT NULL DEFAULT '[]',
+    mfa_enabled_at INTEGER,
+    mfa_disabled_at INTEGER,
+    banned INTEGER NOT NULL DEFAULT 0,
+    locked INTEGER NOT NULL DEFAULT 0,
+    delete_self_enabled INTEGER NOT NULL DEFAULT 1,
+    create_organization_enabled INTEGER NOT NULL DEFAULT 1,
+    create_organizations_limit INTEGER,
+    bypass_client_trust INTEGER NOT NULL DEFAULT 0,
+    legal_accepted_at INTEGER,
+    last_sign_in_at INTEGER,
+    last_active_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_created_at ON users (created_at, id);
+CREATE INDEX IF NOT EXISTS users_by_updated_at ON users (updated_at, id);
+CREATE INDEX IF NOT EXISTS users_by_email_address ON users (email_address, id);
+CREATE INDEX IF NOT EXISTS users_by_phone_number ON users (phone_number, id);
+CREATE INDEX IF NOT EXISTS users_by_web3_wallet ON users (web3_wallet, id);
+CREATE INDEX IF NOT EXISTS users_by_first_name ON users (first_name, id);
+CREATE INDEX IF NOT EXISTS users_by_last_name ON users (last_name, id);
+CREATE INDEX IF NOT EXISTS users_by_username ON users (username, id);
+CREATE INDEX IF NOT EXISTS users_by_last_active_at ON users (last_active_at, id);
+CREATE INDEX IF NOT EXISTS users_by_last_sign_in_at ON users (last_sign_in_at, id);
+CREATE INDEX IF NOT EXISTS users_by_banned ON users (banned, created_at, id);
+
+CREATE TABLE IF NOT EXISTS identifications (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    value TEXT NOT NULL,
+    reserved INTEGER NOT NULL DEFAULT 0,
+    second_factor INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (type, value)
+);
+CREATE INDEX IF NOT EXISTS identifications_by_user ON identifications (user_id);
+
+CREATE TABLE IF NOT EXISTS external_accounts (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    provider TEXT NOT NULL,
+    provider_user_id TEXT NOT NULL,
+    identification_id TEXT NOT NULL,
+    email_address TEXT NOT NULL DEFAULT '',
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    username TEXT,
+    image_url TEXT,
+    approved_scopes TEXT NOT NULL DEFAULT '',
+    label TEXT,
+    public_metadata TEXT NOT NULL DEFAULT '{}',
+    token TEXT NOT NULL,
+    token_expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (provider, provider_user_id)
+);
+CREATE INDEX IF NOT EXISTS external_accounts_by_user ON external_accounts (user_id, provider);
+
+CREATE TABLE IF NOT EXISTS organizations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL UNIQUE,
+    max_allowed_memberships INTEGER NOT NULL DEFAULT 0,
+    admin_delete_enabled INTEGER NOT NULL DEFAULT 1,
+    public_metadata TEXT NOT NULL DEFAULT '{}',
+    private_metadata TEXT NOT NULL DEFAULT '{}',
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS memberships (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    role_name TEXT NOT NULL,
+    permissions TEXT NOT NULL DEFAULT '[]',
+    public_metadata TEXT NOT NULL DEFAULT '{}',
+    private_metadata TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (organization_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS memberships_by_user ON memberships (user_id, created_at);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+"""
+
+TABLES = ("images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
+
+
+def new_id(prefix: str) -> str:
+    """A Clerk-shaped id: prefix, underscore, 27 characters of [A-Za-z0-9]."""
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(27))
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _identification_in(kind: str) -> Callable[[list[str]], tuple[str, list[Any]]]:
+    def build(values: list[str]) -> tuple[str, list[Any]]:
+        if kind == "email_address":
+            values = [v.lower() for v in values]
+        return f"u.id IN (SELECT user_id FROM identifications WHERE type = '{kind}' AND value IN ({_marks(values)}))", values
+    return build
+
+
+def _identification_like(kind: str) -> Callable[[str], tuple[str, list[Any]]]:
+    def build(text: str) -> tuple[str, list[Any]]:
+        return f"u.id IN (SELECT user_id FROM identifications WHERE type = '{kind}' AND value LIKE ? ESCAPE '\\')", [_like(text)]
+    return build
+
+
+def _signed(column: str) -> Callable[[tuple[list[str], list[str]]], tuple[str, list[Any]]]:
+    """`+value`/`value` include, `-value` exclude (the spec's user_id/external_id/organization_id)."""
+    def build(split: tuple[list[str], list[str]]) -> tuple[str, list[Any]]:
+        include, exclude = split
+        clauses, params = [], []
+        if include:
+            clauses.append(f"{column} IN ({_marks(include)})")
+            params += include
+        if exclude:
+            clauses.append(f"({column} IS NULL OR {column} NOT IN ({_marks(exclude)}))")
+            params += exclude
+        return " AND ".join(clauses), params
+    return build
+
+
+def _organizations(split: tuple[list[str], list[str]]) -> tuple[str, list[Any]]:
+    include, exclude = split
+    member_of = "SELECT user_id FROM memberships WHERE organization_id IN ({})"
+    clauses, params = [], []
+    if include:
+        clauses.append(f"u.id IN ({member_of.format(_marks(include))})")
+        params += include
+    if exclude:
+        clauses.append(f"u.id NOT IN ({member_of.format(_marks(exclude))})")
+        params += exclude
+    return " AND ".join(clauses), params
+
+
+def _query(text: str) -> tuple[str, list[Any]]:
+    pattern = _like(text)
+    columns = ("u.id", "u.username", "u.first_name", "u.last_name", "u.first_name || ' ' || u.last_name")
+    clauses = [f"{c} LIKE ? ESCAPE '\\'" for c in columns]
+    clauses.append("u.id IN (SELECT user_id FROM identifications WHERE value LIKE ? ESCAPE '\\')")
+    return "(" + " OR ".join(clauses) + ")", [pattern] * len(clauses)
+
+
+def _name_query(text: str) -> tuple[str, list[Any]]:
+    columns = ("u.first_name", "u.last_name", "u.first_name || ' ' || u.last_name")
+    return "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")", [_like(text)] * len(columns)
+
+
+def _provider(pair: tuple[str, list[str]]) -> tuple[str, list[Any]]:
+    provider, ids = pair
+    sql = f"u.id IN (SELECT user_id FROM external_accounts WHERE provider = ? AND provider_user_id IN ({_marks(ids)}))"
+    return sql, [provider, *ids]
+
+
+def _compare(column: str, op: str) -> Callable[[int], tuple[str, list[Any]]]:
+    return lambda value: (f"u.{column} {op} ?", [value])
+
+
+# Every filter of GET /users and GET /users/count: param name -> (kind, SQL builder). The handlers
+# parse each param by its kind.
+USER_FILTERS: dict[str, tuple[str, Callable[[Any], tuple[str, list[Any]]] | None]] = {
+    "email_address": ("list", _identification_in("email_address")),
+    "phone_number": ("list", _identification_in("phone_number")),
+    "web3_wallet": ("list", _identification_in("web3_wallet")),
+    "username": ("list", lambda values: (f"u.username IN ({_marks(values)})", [v.lower() for v in values])),
+    "external_id": ("signed", _signed("u.external_id")),
+    "user_id": ("signed", _signed("u.id")),
+    "organization_id": ("signed", _organizations),
+    "query": ("text", _query),
+    "email_address_query": ("text", _identification_like("email_address")),
+    "phone_number_query": ("text", _identification_like("phone_number")),
+    "username_query": ("text", lambda text: ("u.username LIKE ? ESCAPE '\\'", [_like(text)])),
+    "name_query": ("text", _name_query),
+    "banned": ("bool", lambda flag: ("u.banned = ?", [int(flag)])),
+    "last_active_at_before": ("ms", _compare("last_active_at", "<")),
+    "last_active_at_after": ("ms", _compare("last_active_at", ">")),
+    "last_active_at_since": ("ms", _compare("last_active_at", ">=")),
+    "created_at_before": ("ms", _compare("created_at", "<")),
+    "created_at_after": ("ms", _compare("created_at", ">")),
+    "last_sign_in_at_before": ("ms", _compare("last_sign_in_at", "<")),
+    "last_sign_in_at_after": ("ms", _compare("last_sign_in_at", ">")),
+    "provider": ("text", _provider),
+    "provider_user_id": ("list", None),  # folded into `provider` by the handler: they only work together
+}
+
+# `order_by` field -> users column (the spec spells the wallet field `web3wallet`).
+ORDER_COLUMNS = {
+    "created_at": "created_at", "updated_at": "updated_at", "email_address": "email_address",
+    "web3wallet": "web3_wallet", "first_name": "first_name", "last_name": "last_name",
+    "phone_number": "phone_number", "username": "username", "last_active_at": "last_active_at",
+    "last_sign_in_at": "last_sign_in_at",
+}
+
+
+class Store:
+    """SQLite-backed state of one sandbox instance."""
+
+    def __init__(self, path: str | None = None, *, clock: Callable[[], int] = now_ms) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if path:
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.executescript(SCHEMA)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Store]:
+        """Hold the lock and one transaction; nested uses join the outer transaction."""
+        with self._lock:
+            if self.db.in_transaction:
+                yield self
+                return
+            self.db.execute("BEGIN")
+            try:
+                yield self
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # -- generic rows ---------------------------------------------------------------------------
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({_marks(row)})", list(row.values()))
+
+    def insert_many(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            columns = list(rows[0])
+            self.db.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(columns)})",
+                [[row[c] for c in columns] for row in rows],
+            )
+
+    def update(self, table: str, row_id: str, changes: dict[str, Any]) -> None:
+        if changes:
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.db.execute(sql, params).fetchall()
+
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM users)").fetchone()[0] == 1
+
+    def clear(self) -> None:
+        with self.atomic():
+            for table in TABLES:
+                self.db.execute(f"DELETE FROM {table}")
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def user(self, user_id: str) -> sqlite3.Row:
+        row = self.db.execute("SELECT * FROM users u WHERE id = ?", (user_id,)).fetchone()
+        if row is None:
+            raise not_found()
+        return row
+
+    def touch(self, user_id: str, changes: dict[str, Any]) -> None:
+        """Update a user's columns and its `updated_at`."""
+        self.update("users", user_id, {**changes, "updated_at": self.clock()})
+
+    def identifier_owner(self, kind: str, value: str) -> str | None:
+        row = self.db.execute("SELECT user_id FROM identifications WHERE type = ? AND value = ?", (kind, value)).fetchone()
+        return row[0] if row else None
+
+    def identification(self, user_id: str, ident_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM identifications WHERE id = ? AND user_id = ?", (ident_id, user_id)
+        ).fetchone()
+
+    def column_owner(self, column: str, value: str) -> str | None:
+        row = self.db.execute(f"SELECT id FROM users WHERE {column} = ?", (value,)).fetchone()
+        return row[0] if row else None
+
+    def _where(self, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for name, value in filters.items():
+            clause, values = USER_FILTERS[name][1](value)
+            clauses.append(clause)
+            params += values
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_users(
+        self, filters: dict[str, Any], *, order: tuple[str, bool], limit: int, offset: int, after: str | None
+    ) -> list[sqlite3.Row]:
+        """Users matching `filters`, ordered by (column, descending?) with `id` breaking ties."""
+        column, descending = order
+        where, params = self._where(filters)
+        direction = "DESC" if descending else "ASC"
+        if after is not None:
+            cursor = self.user(after)
+            where += (" AND " if where else " WHERE ") + f"(u.created_at, u.id) {'<' if descending else '>'} (?, ?)"
+            params += [cursor["created_at"], cursor["id"]]
+        sql = f"SELECT * FROM users u{where} ORDER BY u.{column} {direction}, u.id {direction} LIMIT ? OFFSET ?"
+        return self.rows(sql, [*params, limit, offset])
+
+    def count_users(self, filters: dict[str, Any]) -> int:
+        where, params = self._where(filters)
+        return self.db.execute(f"SELECT COUNT(*) FROM users u{where}", params).fetchone()[0]
+
+    def users_json(self, users: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+        """Render users with their identifications and external accounts, two queries in all."""
+        ids = [u["id"] for u in users]
+        identifications = self._by_user("identifications", ids, "created_at, id")
+        accounts = self._by_user("external_accounts", ids, "created_at, id")
+        return [render.user(u, identifications.get(u["id"], []), accounts.get(u["id"], [])) for u in users]
+
+    def user_json(self, user_id: str) -> dict[str, Any]:
+        return self.users_json([self.user(user_id)])[0]
+
+    def _by_user(self, table: str, user_ids: list[str], order: str) -> dict[str, list[sqlite3.Row]]:
+        grouped: dict[str, list[sqlite3.Row]] = {}
+        for row in self.rows(f"SELECT * FROM {table} WHERE user_id IN ({_marks(user_ids)}) ORDER BY {order}", user_ids):
+            grouped.setdefault(row["user_id"], []).append(row)
+        return grouped
+
+    def delete_user(self, user_id: str) -> None:
+        self.user(user_id)
+        self.db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+    def revoke_sessions(self, user_id: str) -> None:
+        self.db.execute("UPDATE sessions SET status = 'revoked' WHERE user_id = ? AND status = 'active'", (user_id,))
+
+    def session_statuses(self, user_id: str) -> list[str]:
+        return [r[0] for r in self.rows("SELECT status FROM sessions WHERE user_id = ? ORDER BY id", (user_id,))]
+
+    # -- OAuth accounts and organizations -------------------------------------------------------
+
+    def oauth_tokens(self, user_id: str, provider: str) -> list[dict[str, Any]]:
+        """Tokens of the user's accounts at `provider`; expired ones are refreshed, as Clerk does."""
+        now = self.clock()
+        tokens = []
+        for account in self.rows(
+            "SELECT * FROM external_accounts WHERE user_id = ? AND provider = ? ORDER BY created_at, id", (user_id, provider)
+        ):
+            if account["token_expires_at"] is not None and account["token_expires_at"] <= now:
+                refreshed = {"token": "sandbox_oauth_" + secrets.token_urlsafe(24), "token_expires_at": now + 3_600_000}
+                self.update("external_accounts", account["id"], refreshed)
+                account = {**dict(account), **refreshed}
+            tokens.append(render.oauth_token(account))
+        return tokens
+
+    def memberships_json(self, user_id: str, *, limit: int, offset: int) -> dict[str, Any]:
+        user = self.user(user_id)
+        total = self.db.execute("SELECT COUNT(*) FROM memberships WHERE user_id = ?", (user_id,)).fetchone()[0]
+        rows = self.rows(
+            "SELECT m.*, (SELECT COUNT(*) FROM memberships c WHERE c.organization_id = m.organization_id) AS members_count "
+            "FROM memberships m WHERE m.user_id = ? ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        primary = self._primary_identifier(user)
+        data = [
+            render.membership(m, self.rows("SELECT * FROM organizations WHERE id = ?", (m["organization_id"],))[0], user, primary)
+            for m in rows
+        ]
+        return {"data": data, "total_count": total}
+
+    def membership_json(self, membership_id: str) -> dict[str, Any]:
+        m = self.rows(
+            "SELECT m.*, (SELECT COUNT(*) FROM memberships c WHERE c.organization_id = m.organization_id) AS members_count "
+            "FROM memberships m WHERE m.id = ?", (membership_id,),
+        )[0]
+        user = self.user(m["user_id"])
+        org = self.rows("SELECT * FROM organizations WHERE id = ?", (m["organization_id"],))[0]
+        return render.membership(m, org, user, self._primary_identifier(user))
+
+    def _primary_identifier(self, user: sqlite3.Row) -> str | None:
+        return user["email_address"] or user["phone_number"] or user["username"] or user["web3_wallet"]
+
