@@ -8,6 +8,7 @@ read from the client's elicitation answer, bound to one call and usable once.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from pydantic import BaseModel, Field
 from .errors import PolicyRefusal
 from .models import Args
 from .operations import OPERATIONS, Effect, Operation
-from .settings import Settings
+from .settings import ConfirmMode, Settings
 
 # Argument values that never reach a log, an audit line or an error message.
 SECRET_ARGS = frozenset({"password", "password_digest", "code", "totp_secret", "backup_codes", "file_base64"})
@@ -53,21 +54,17 @@ class Policy:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        known = {op.name for op in OPERATIONS}
-        unknown = sorted((set(settings.tools) | set(settings.deny_tools)) - known)
-        if unknown:
-            # Fail closed: a typo must not silently widen (or narrow) the tool set.
-            raise ValueError(f"unknown tool name(s) in the allow/deny lists: {', '.join(unknown)}")
+        self.allowed = _expand(settings.tools, "--tools")
+        self.denied = _expand(settings.deny_tools, "--deny-tools")
         self.visible: tuple[Operation, ...] = tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
 
     def hidden_reason(self, op: Operation) -> str | None:
         """Why `op` is not offered at all (deny > read-only > allow), or None when it is."""
-        s = self.settings
-        if op.name in s.deny_tools:
+        if op.name in self.denied:
             return f"{op.name} is denied by the operator's policy"
-        if s.read_only and op.effect is not Effect.READ:
+        if self.settings.read_only and op.effect is not Effect.READ:
             return f"{op.name} is not available: the server runs in read-only mode"
-        if s.tools and op.name not in s.tools:
+        if self.settings.tools and op.name not in self.allowed:
             return f"{op.name} is not in the operator's allow-list"
         return None
 
@@ -83,14 +80,30 @@ class Policy:
         if hidden:
             rule = "hidden"
         elif op.needs_confirmation:
-            rule = {"elicit": "confirm", "deny": "refused", "approve": "pre-approved"}[self.settings.confirm]
+            rule = CONFIRM_RULES[self.settings.confirm]
         elif op.confirm_fields:
-            rule = f"allowed; confirm when touching {', '.join(sorted(op.confirm_fields))}"
+            rule = f"allowed; {CONFIRM_RULES[self.settings.confirm]} when touching {', '.join(sorted(op.confirm_fields))}"
         elif op.effect is Effect.VERIFY:
             rule = f"allowed within {self.settings.verify_attempts} attempts per user per {self.settings.verify_window:g}s"
         else:
             rule = "allowed"
         return {"tool": op.name, "effect": op.effect.value, "rule": rule, **({"reason": hidden} if hidden else {})}
+
+
+CONFIRM_RULES = {ConfirmMode.ELICIT: "confirm", ConfirmMode.DENY: "refused", ConfirmMode.APPROVE: "pre-approved"}
+
+
+def _expand(patterns: list[str], flag: str) -> frozenset[str]:
+    """Tool names matched by names or globs (`get_*`). Fails closed: a pattern matching no tool is an error,
+    never a silently different tool set."""
+    names = [op.name for op in OPERATIONS]
+    matched: set[str] = set()
+    for pattern in patterns:
+        hits = fnmatch.filter(names, pattern)
+        if not hits:
+            raise ValueError(f"{flag}: {pattern!r} matches no tool; tools are: {', '.join(names)}")
+        matched.update(hits)
+    return frozenset(matched)
 
 
 class AttemptBudget:
