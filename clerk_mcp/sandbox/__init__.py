@@ -1,0 +1,34 @@
+"""A Clerk-compatible Backend API for the 15 Users operations, on SQLite (design §5).
+
+- `create_app(...)` — the ASGI app; its `state.sandbox` exposes `reset()`, `seed()`, `faults`, `requests`.
+- `serve(...)` — the app over HTTP with uvicorn (`clerk-mcp emulator`).
+- `SANDBOX_SECRET_KEY` — the default bearer key.
+
+The demo data set and the `/_sandbox/` harness controls are described in SEED.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+SANDBOX_SECRET_KEY = "sk_test_sandbox"
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+__all__ = ["SANDBOX_SECRET_KEY", "create_app", "serve"]
+
+
+def create_app(*, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = None, seed: bool = True) -> Starlette:
+    """The sandbox ASGI app (in memory unless `db_path`); imports Starlette only when called."""
+    from .app import create_app as build
+
+    return build(secret_key=secret_key, db_path=db_path, seed=seed)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8787, *, secret_key: str = SANDBOX_SECRET_KEY,
+          db_path: str | None = None, seed: bool = True) -> None:
+    """Serve the sandbox over HTTP until interrupted; prints its base URL and key on stderr."""
+    from .app import serve as run
+
+    run(host, port, secret_key=secret_key, db_path=db_path, seed=seed)

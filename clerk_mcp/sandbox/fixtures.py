@@ -1,0 +1,144 @@
+"""Load a JSON fixture (the bundled `seed.json`, or one posted to `/_sandbox/seed`) into a store.
+
+The fixture format is documented in SEED.md. Ids and timestamps may be given, for deterministic
+data, or left out; passwords come as precomputed digests so loading never runs bcrypt.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from importlib import resources
+from typing import Any
+
+from .credentials import hash_backup_code
+from .errors import ClerkError, param_value
+from .store import Store, new_id
+
+ROLES = {
+    "org:admin": ("Admin", ["org:sys_memberships:manage", "org:sys_memberships:read", "org:sys_profile:manage",
+                            "org:sys_profile:delete", "org:sys_domains:manage", "org:sys_domains:read"]),
+    "org:member": ("Member", ["org:sys_memberships:read"]),
+}
+
+_IDENTIFICATIONS = (("email_addresses", "email_address"), ("phone_numbers", "phone_number"), ("web3_wallets", "web3_wallet"))
+
+
+def default_seed() -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("seed.json").read_text(encoding="utf-8"))
+
+
+def load(store: Store, data: dict[str, Any]) -> dict[str, int]:
+    """Add a fixture's organizations, users and their accounts; returns how many of each."""
+    with store.atomic():
+        for org in data.get("organizations", []):
+            add_organization(store, org)
+        for user in data.get("users", []):
+            add_user(store, user)
+        for membership in data.get("organization_memberships", []):
+            add_membership(store, membership)
+    return {key: len(data.get(key, [])) for key in ("organizations", "users", "organization_memberships")}
+
+
+def add_organization(store: Store, org: dict[str, Any]) -> str:
+    now = store.clock()
+    org_id = org.get("id") or new_id("org")
+    store.insert("organizations", {
+        "id": org_id, "name": org["name"], "slug": org.get("slug") or org["name"].lower().replace(" ", "-"),
+        "max_allowed_memberships": org.get("max_allowed_memberships", 0),
+        "public_metadata": json.dumps(org.get("public_metadata", {})),
+        "private_metadata": json.dumps(org.get("private_metadata", {})),
+        "created_by": org.get("created_by"),
+        "created_at": org.get("created_at", now), "updated_at": org.get("updated_at", org.get("created_at", now)),
+    })
+    return org_id
+
+
+def add_user(store: Store, user: dict[str, Any]) -> str:
+    """Insert a fixture user with its identifications, external accounts, sessions and memberships."""
+    now = store.clock()
+    created = user.get("created_at", now)
+    user_id = user.get("id") or new_id("user")
+    row: dict[str, Any] = {
+        "id": user_id, "created_at": created, "updated_at": user.get("updated_at", created),
+        "username": (user.get("username") or "").lower() or None,
+        **{k: user.get(k) for k in ("external_id", "first_name", "last_name", "locale", "password_digest",
+                                     "totp_secret", "last_sign_in_at", "last_active_at", "legal_accepted_at",
+                                     "mfa_enabled_at", "mfa_disabled_at", "create_organizations_limit")},
+        **{k: json.dumps(user.get(k, {})) for k in ("public_metadata", "private_metadata", "unsafe_metadata")},
+        **{k: int(user.get(k, False)) for k in ("banned", "locked", "bypass_client_trust")},
+        **{k: int(user.get(k, True)) for k in ("delete_self_enabled", "create_organization_enabled")},
+        "backup_codes": json.dumps([hash_backup_code(c) for c in user.get("backup_codes", [])]),
+    }
+    if row["password_digest"]:
+        row["password_hasher"] = user.get("password_hasher", "bcrypt")
+        row["password_last_updated_at"] = user.get("password_last_updated_at", created)
+    idents = []
+    for key, kind in _IDENTIFICATIONS:
+        for item in user.get(key, []):
+            item = {kind: item} if isinstance(item, str) else item
+            value = item[kind].lower() if kind == "email_address" else item[kind]
+            idents.append({
+                "id": item.get("id") or new_id("idn"), "user_id": user_id, "type": kind, "value": value,
+                "reserved": int(item.get("reserved", False)), "second_factor": int(item.get("second_factor", False)),
+                "created_at": created, "updated_at": created,
+            })
+        first = next((i for i in idents if i["type"] == kind), None)
+        if first:
+            row[f"primary_{kind}_id"], row[kind] = first["id"], first["value"]
+    store.insert("users", row)
+    store.insert_many("identifications", idents)
+    for account in user.get("external_accounts", []):
+        add_external_account(store, {**account, "user_id": user_id})
+    for session in user.get("sessions", []):
+        store.insert("sessions", {"id": session.get("id") or new_id("sess"), "user_id": user_id,
+                                  "status": session.get("status", "active"), "created_at": session.get("created_at", created)})
+    return user_id
+
+
+def add_external_account(store: Store, account: dict[str, Any]) -> str:
+    """Link an OAuth account (with its access token) to a user, as a sign-in with that provider would."""
+    user_id = store.user(account["user_id"])["id"]
+    provider = account.get("provider", "")
+    if not provider.startswith("oauth_"):
+        raise param_value("provider", "must name an OAuth provider, e.g. oauth_google.")
+    now = store.clock()
+    created = account.get("created_at", now)
+    account_id = account.get("id") or new_id("eac")
+    row = {
+        "id": account_id, "user_id": user_id, "provider": provider,
+        "provider_user_id": account.get("provider_user_id") or secrets.token_hex(10),
+        "identification_id": account.get("identification_id") or new_id("idn"),
+        "email_address": account.get("email_address", ""), "first_name": account.get("first_name", ""),
+        "last_name": account.get("last_name", ""), "username": account.get("username"),
+        "image_url": account.get("image_url"), "approved_scopes": " ".join(account.get("scopes", [])),
+        "label": account.get("label"), "public_metadata": json.dumps(account.get("public_metadata", {})),
+        "token": account.get("token") or "sandbox_oauth_" + secrets.token_urlsafe(24),
+        "token_expires_at": account.get("token_expires_at", now + 3_600_000),
+        "created_at": created, "updated_at": created,
+    }
+    if store.rows("SELECT 1 FROM external_accounts WHERE provider = ? AND provider_user_id = ?", (provider, row["provider_user_id"])):
+        raise ClerkError(422, "external_account_exists", "This external account is already linked to a user.", param="provider_user_id")
+    store.insert("external_accounts", row)
+    return account_id
+
+
+def add_membership(store: Store, membership: dict[str, Any]) -> str:
+    """Make a user a member of an organization (created on the fly when given by `name`)."""
+    user_id = store.user(membership["user_id"])["id"]
+    org_id = membership.get("organization_id")
+    if org_id is None:
+        org_id = add_organization(store, membership["organization"])
+    elif not store.rows("SELECT 1 FROM organizations WHERE id = ?", (org_id,)):
+        raise ClerkError(404, "resource_not_found", "not found", "Organization not found")
+    role = membership.get("role", "org:member")
+    role_name, permissions = ROLES.get(role, (role.removeprefix("org:").title(), []))
+    created = membership.get("created_at", store.clock())
+    membership_id = membership.get("id") or new_id("orgmem")
+    store.insert("memberships", {
+        "id": membership_id, "organization_id": org_id, "user_id": user_id, "role": role, "role_name": role_name,
+        "permissions": json.dumps(permissions), "public_metadata": json.dumps(membership.get("public_metadata", {})),
+        "private_metadata": json.dumps(membership.get("private_metadata", {})),
+        "created_at": created, "updated_at": created,
+    })
+    return membership_id

@@ -1,0 +1,482 @@
+"""One handler per operation of `clerk_mcp.operations`, keyed by operation name in `HANDLERS`.
+
+A handler takes the store and the parsed request (`Call`), returns the JSON body of a 200, and
+raises `ClerkError` for anything else. Request bodies are checked against field tables written
+from the 2026-05-12 spec (a test compares them with it): unknown fields and wrong types are 422s,
+as in Clerk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import credentials
+from .errors import ClerkError, identifier_exists, param_format, param_missing, param_unknown, param_value
+from .store import ORDER_COLUMNS, USER_FILTERS, Store, new_id
+
+
+@dataclass
+class Call:
+    """What a handler needs from an HTTP request."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    query: list[tuple[str, str]] = field(default_factory=list)
+    body: Any = None
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def values(self, name: str) -> list[str]:
+        return [v for k, v in self.query if k == name]
+
+    def first(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+
+# -- request checking ------------------------------------------------------------------------------
+
+# Body fields as the spec declares them: "type", "type?" (nullable) or "type[]" (array of).
+CREATE_USER_FIELDS = {
+    "external_id": "string?", "first_name": "string?", "last_name": "string?", "locale": "string?",
+    "email_address": "string[]", "email_address_identification_status": "string[]",
+    "phone_number": "string[]", "phone_number_identification_status": "string[]", "web3_wallet": "string[]",
+    "username": "string?", "password": "string?", "password_digest": "string?", "password_hasher": "string",
+    "skip_password_checks": "boolean?", "skip_password_requirement": "boolean?", "totp_secret": "string?",
+    "backup_codes": "string[]", "public_metadata": "object", "private_metadata": "object",
+    "unsafe_metadata": "object", "delete_self_enabled": "boolean?", "legal_accepted_at": "string?",
+    "skip_legal_checks": "boolean?", "skip_user_requirement": "boolean?", "create_organization_enabled": "boolean?",
+    "create_organizations_limit": "integer?", "created_at": "string?", "bypass_client_trust": "boolean?",
+    "banned": "boolean?", "locked": "boolean?",
+}
+UPDATE_USER_FIELDS = {
+    "external_id": "string?", "first_name": "string?", "last_name": "string?", "locale": "string?",
+    "primary_email_address_id": "string?", "notify_primary_email_address_changed": "boolean?",
+    "primary_phone_number_id": "string?", "primary_web3_wallet_id": "string?", "username": "string?",
+    "profile_image_id": "string?", "password": "string?", "password_digest": "string", "password_hasher": "string",
+    "skip_password_checks": "boolean?", "sign_out_of_other_sessions": "boolean?", "totp_secret": "string?",
+    "backup_codes": "string[]", "delete_self_enabled": "boolean?", "create_organization_enabled": "boolean?",
+    "legal_accepted_at": "string?", "skip_legal_checks": "boolean?", "create_organizations_limit": "integer?",
+    "created_at": "string?", "bypass_client_trust": "boolean?",
+}
+METADATA_FIELDS = {"public_metadata": "object", "private_metadata": "object", "unsafe_metadata": "object"}
+VERIFY_PASSWORD_FIELDS = {"password": "string"}
+VERIFY_TOTP_FIELDS = {"code": "string"}
+
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def checked_body(call: Call, fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object body, after Clerk's checks: known fields only, of the declared types."""
+    body = {} if call.body is None else call.body
+    if not isinstance(body, dict):
+        raise ClerkError(400, "malformed_request", "Malformed request", "The request body must be a JSON object.")
+    for name, value in body.items():
+        if name not in fields:
+            raise param_unknown(name)
+        kind = fields[name]
+        if value is None and kind.endswith("?"):
+            continue
+        if kind.endswith("[]"):
+            if not (isinstance(value, list) and all(_TYPES[kind[:-2]](v) for v in value)):
+                raise param_format(name, f"an array of {kind[:-2]}s")
+        elif not _TYPES[kind.rstrip("?")](value):
+            raise param_format(name, f"a {kind.rstrip('?')}")
+    for name in required:
+        if name not in body:
+            raise param_missing(name)
+    return body
+
+
+def _int(name: str, raw: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise param_format(name, "an integer") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise param_value(name, f"must be {bounds}.")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    if raw not in ("true", "false"):
+        raise param_format(name, "true or false")
+    return raw == "true"
+
+
+def _page(call: Call) -> tuple[int, int]:
+    limit, offset = call.first("limit"), call.first("offset")
+    return (
+        10 if limit is None else _int("limit", limit, 1, 500),
+        0 if offset is None else _int("offset", offset, 0),
+    )
+
+
+MAX_FILTER_VALUES = 100
+
+
+def _filters(call: Call) -> dict[str, Any]:
+    """Parse every user filter of GET /users and GET /users/count into the store's terms."""
+    filters: dict[str, Any] = {}
+    for name, (kind, _) in USER_FILTERS.items():
+        values = call.values(name)
+        if not values:
+            continue
+        if kind in ("list", "signed"):
+            if len(values) > MAX_FILTER_VALUES:
+                raise param_value(name, f"accepts up to {MAX_FILTER_VALUES} values.")
+            if kind == "signed":
+                exclude = [v[1:] for v in values if v.startswith("-")]
+                include = [v[1:] if v.startswith("+") else v for v in values if not v.startswith("-")]
+                filters[name] = (include, exclude)
+            else:
+                filters[name] = values
+        elif kind == "bool":
+            filters[name] = _bool(name, values[0])
+        elif kind == "ms":
+            filters[name] = _int(name, values[0])
+        else:
+            filters[name] = values[0]
+    if ("provider" in filters) != ("provider_user_id" in filters):
+        raise param_missing("provider_user_id" if "provider" in filters else "provider")
+    if "provider" in filters:
+        filters["provider"] = (filters["provider"], filters.pop("provider_user_id"))
+    return filters
+
+
+def _order(call: Call) -> tuple[str, bool]:
+    raw = call.first("order_by") or "-created_at"
+    descending, name = raw.startswith("-"), raw.lstrip("+-")
+    if name not in ORDER_COLUMNS:
+        raise param_value("order_by", f"must be one of {', '.join(ORDER_COLUMNS)}, optionally prefixed with + or -.")
+    return ORDER_COLUMNS[name], descending
+
+
+def _rfc3339(name: str, value: str) -> int:
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        raise param_format(name, "a valid RFC3339 date") from None
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+_WALLET = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_USERNAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+def _username(store: Store, value: str, user_id: str | None = None) -> str:
+    name = value.lower()
+    if not 4 <= len(name) <= 64:
+        raise ClerkError(422, "form_username_invalid_length", "Username must be between 4 and 64 characters long.", param="username")
+    if not _USERNAME.match(name):
+        raise ClerkError(
+            422, "form_username_invalid_character", "Username can only contain letters, numbers and '_' or '-'.", param="username",
+        )
+    if store.column_owner("username", name) not in (None, user_id):
+        raise identifier_exists("username")
+    return name
+
+
+def _external_id(store: Store, value: str, user_id: str | None = None) -> str:
+    if store.column_owner("external_id", value) not in (None, user_id):
+        raise identifier_exists("external_id")
+    return value
+
+
+def _identifications(store: Store, body: dict[str, Any], now: int) -> list[dict[str, Any]]:
+    """The new user's identification rows, after format, status and uniqueness checks."""
+    rows = []
+    for kind, pattern, status_field in (
+        ("email_address", _EMAIL, "email_address_identification_status"),
+        ("phone_number", _PHONE, "phone_number_identification_status"),
+        ("web3_wallet", _WALLET, None),
+    ):
+        values = [v.lower() if kind != "phone_number" else v for v in body.get(kind) or []]
+        statuses = (body.get(status_field) if status_field else None) or ["verified"] * len(values)
+        if len(statuses) != len(values):
+            raise param_value(status_field or kind, f"must have exactly one item per {kind}.")
+        for value, status in zip(values, statuses):
+            if not pattern.match(value):
+                raise param_format(kind, f"a valid {kind.replace('_', ' ')}")
+            if status not in ("verified", "reserved"):
+                raise param_value(status_field or kind, "items must be 'verified' or 'reserved'.")
+            if store.identifier_owner(kind, value) or any(r["value"] == value and r["type"] == kind for r in rows):
+                raise identifier_exists(kind)
+            rows.append({
+                "id": new_id("idn"), "type": kind, "value": value, "reserved": int(status == "reserved"),
+                "created_at": now, "updated_at": now,
+            })
+    return rows
+
+
+def _credentials(body: dict[str, Any], now: int) -> dict[str, Any]:
+    """Password, TOTP and backup-code columns common to create and update."""
+    columns: dict[str, Any] = {}
+    if body.get("password") is not None:
+        if body.get("password_digest") is not None:
+            raise param_value("password_digest", "cannot be combined with password.")
+        credentials.check_new_password(body["password"], skip_checks=bool(body.get("skip_password_checks")))
+        columns |= {"password_digest": credentials.hash_password(body["password"]), "password_hasher": "bcrypt"}
+    elif body.get("password_digest") is not None:
+        hasher = credentials.check_digest(body["password_digest"], body.get("password_hasher"))
+        columns |= {"password_digest": body["password_digest"], "password_hasher": hasher}
+    if columns:
+        columns["password_last_updated_at"] = now
+    if body.get("totp_secret") is not None:
+        columns["totp_secret"] = credentials.check_totp_secret(body["totp_secret"])
+    if body.get("backup_codes") is not None:
+        columns["backup_codes"] = json.dumps([credentials.hash_backup_code(c) for c in body["backup_codes"]])
+    return columns
+
+
+def _settings(body: dict[str, Any]) -> dict[str, Any]:
+    """Plain settings shared by create and update; null leaves a setting as it is."""
+    columns: dict[str, Any] = {}
+    for name in ("delete_self_enabled", "create_organization_enabled", "bypass_client_trust", "banned", "locked"):
+        if body.get(name) is not None:
+            columns[name] = int(body[name])
+    if body.get("create_organizations_limit") is not None:
+        if body["create_organizations_limit"] < 0:
+            raise param_value("create_organizations_limit", "must be 0 (unlimited) or more.")
+        columns["create_organizations_limit"] = body["create_organizations_limit"]
+    for name in ("legal_accepted_at", "created_at"):
+        if body.get(name) is not None:
+            columns[name] = _rfc3339(name, body[name])
+    return columns
+
+
+def _mfa_enabled_at(user: dict[str, Any], columns: dict[str, Any], now: int) -> int | None:
+    """Set when a user first gets TOTP or backup codes; never cleared (spec of `mfa_enabled_at`)."""
+    gains = columns.get("totp_secret") or columns.get("backup_codes", "[]") != "[]"
+    return user.get("mfa_enabled_at") or (now if gains else None)
+
+
+# -- handlers --------------------------------------------------------------------------------------
+
+def get_user(store: Store, call: Call) -> Any:
+    return store.user_json(call.path["user_id"])
+
+
+def get_user_list(store: Store, call: Call) -> Any:
+    filters, order = _filters(call), _order(call)
+    limit, offset = _page(call)
+    after = call.first("starting_after")
+    if after is not None:
+        if order[0] != "created_at":
+            raise param_value("starting_after", "can only be used when ordering by created_at.")
+        if offset:
+            raise param_value("offset", "cannot be combined with starting_after.")
+        try:
+            store.user(after)
+        except ClerkError:
+            raise param_value("starting_after", "must be the id of an existing user.") from None
+    return store.users_json(store.list_users(filters, order=order, limit=limit, offset=offset, after=after))
+
+
+def get_users_count(store: Store, call: Call) -> Any:
+    return {"object": "total_count", "total_count": store.count_users(_filters(call))}
+
+
+def create_user(store: Store, call: Call) -> Any:
+    body = checked_body(call, CREATE_USER_FIELDS)
+    now = store.clock()
+    user_id = new_id("user")
+    idents = _identifications(store, body, now)
+    columns = {
+        "id": user_id, "created_at": now, "updated_at": now,
+        "first_name": body.get("first_name"), "last_name": body.get("last_name"), "locale": body.get("locale"),
+        "username": _username(store, body["username"]) if body.get("username") else None,
+        "external_id": _external_id(store, body["external_id"]) if body.get("external_id") else None,
+        **{name: json.dumps(body.get(name) or {}) for name in METADATA_FIELDS},
+        **_credentials(body, now),
+        **_settings(body),
+    }
+    columns["mfa_enabled_at"] = _mfa_enabled_at({}, columns, now)
+    for kind in ("email_address", "phone_number", "web3_wallet"):
+        first = next((i for i in idents if i["type"] == kind), None)
+        if first:
+            columns[f"primary_{kind}_id"], columns[kind] = first["id"], first["value"]
+    store.insert("users", columns)
+    for ident in idents:
+        store.insert("identifications", {**ident, "user_id": user_id})
+    return store.user_json(user_id)
+
+
+def update_user(store: Store, call: Call) -> Any:
+    user_id = call.path["user_id"]
+    user = dict(store.user(user_id))
+    body = checked_body(call, UPDATE_USER_FIELDS)
+    now = store.clock()
+    if body.get("password") is None:
+        for name in ("skip_password_checks", "sign_out_of_other_sessions"):
+            if body.get(name) is not None:
+                raise param_value(name, "can only be used when providing a password.")
+    columns = {name: body[name] or None for name in ("first_name", "last_name", "locale") if name in body}
+    if "username" in body:
+        columns["username"] = _username(store, body["username"], user_id) if body["username"] else None
+    if "external_id" in body:
+        columns["external_id"] = _external_id(store, body["external_id"], user_id) if body["external_id"] else None
+    for kind in ("email_address", "phone_number", "web3_wallet"):
+        ident_id = body.get(f"primary_{kind}_id")
+        if ident_id is not None:
+            ident = store.identification(user_id, ident_id)
+            if ident is None or ident["type"] != kind or ident["reserved"]:
+                raise param_value(f"primary_{kind}_id", f"must be the id of a verified {kind.replace('_', ' ')} of this user.")
+            columns[f"primary_{kind}_id"], columns[kind] = ident["id"], ident["value"]
+    if body.get("profile_image_id") is not None:
+        if not store.rows("SELECT 1 FROM images WHERE id = ? AND user_id = ?", (body["profile_image_id"], user_id)):
+            raise param_value("profile_image_id", "must be the id of an image uploaded for this user.")
+        columns["image_id"] = body["profile_image_id"]
+    columns |= _credentials(body, now) | _settings(body)
+    columns["mfa_enabled_at"] = _mfa_enabled_at(user, columns, now)
+    if body.get("sign_out_of_other_sessions"):
+        store.revoke_sessions(user_id)
+    store.touch(user_id, columns)
+    return store.user_json(user_id)
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge `patch` into `base` at every depth; a null value deletes its key."""
+    merged = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            current = merged.get(key)
+            merged[key] = _deep_merge(current if isinstance(current, dict) else {}, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def update_user_metadata(store: Store, call: Call) -> Any:
+    user = store.user(call.path["user_id"])
+    body = checked_body(call, METADATA_FIELDS)
+    store.touch(user["id"], {name: json.dumps(_deep_merge(json.loads(user[name]), patch)) for name, patch in body.items()})
+    return store.user_json(user["id"])
+
+
+def replace_user_metadata(store: Store, call: Call) -> Any:
+    """PUT /users/{user_id}/metadata: each supplied field replaces the stored one (JS SDK's updateUser)."""
+    user = store.user(call.path["user_id"])
+    body = checked_body(call, METADATA_FIELDS)
+    store.touch(user["id"], {name: json.dumps(value) for name, value in body.items()})
+    return store.user_json(user["id"])
+
+
+def delete_user(store: Store, call: Call) -> Any:
+    store.delete_user(call.path["user_id"])
+    return {"object": "user", "id": call.path["user_id"], "deleted": True}
+
+
+def ban_user(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    store.revoke_sessions(user_id)
+    store.touch(user_id, {"banned": 1})
+    return store.user_json(user_id)
+
+
+def unban_user(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    store.touch(user_id, {"banned": 0})
+    return store.user_json(user_id)
+
+
+def disable_mfa(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    store.db.execute("UPDATE identifications SET second_factor = 0 WHERE user_id = ?", (user_id,))
+    store.touch(user_id, {"totp_secret": None, "backup_codes": "[]", "mfa_disabled_at": store.clock()})
+    return {"user_id": user_id}
+
+
+def verify_password(store: Store, call: Call) -> Any:
+    user = store.user(call.path["user_id"])
+    password = checked_body(call, VERIFY_PASSWORD_FIELDS, required=("password",))["password"]
+    if user["password_digest"] is None:
+        raise ClerkError(400, "no_password_set", "This user has no password set.")
+    if not credentials.password_matches(password, user["password_digest"], user["password_hasher"]):
+        raise ClerkError(422, "form_password_incorrect", "Password is incorrect. Try again, or use another method.", param="password")
+    return {"verified": True}
+
+
+def verify_totp(store: Store, call: Call) -> Any:
+    user = store.user(call.path["user_id"])
+    code = checked_body(call, VERIFY_TOTP_FIELDS, required=("code",))["code"]
+    backup_codes = json.loads(user["backup_codes"])
+    if user["totp_secret"] is None and not backup_codes:
+        raise ClerkError(400, "totp_not_enabled", "TOTP is not enabled for this user.")
+    if user["totp_secret"] is not None and credentials.totp_matches(user["totp_secret"], code):
+        return {"verified": True, "code_type": "totp"}
+    used = credentials.find_backup_code(code, backup_codes)
+    if used is None:
+        raise ClerkError(422, "form_code_incorrect", "Incorrect code", "The code you entered is incorrect.", param="code")
+    del backup_codes[used]
+    store.touch(user["id"], {"backup_codes": json.dumps(backup_codes)})
+    return {"verified": True, "code_type": "backup_code"}
+
+
+def set_user_profile_image(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    data = call.files.get("file")
+    if not data:
+        raise ClerkError(400, "form_param_missing", "is missing", "A `file` part with the image is required.", param="file")
+    image_id = new_id("img")
+    store.insert("images", {
+        "id": image_id, "user_id": user_id, "content_type": "application/octet-stream", "data": data, "created_at": store.clock(),
+    })
+    store.touch(user_id, {"image_id": image_id})
+    return store.user_json(user_id)
+
+
+def get_o_auth_access_token(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    limit, offset = _page(call)
+    paginated = call.first("paginated")
+    tokens = store.oauth_tokens(user_id, call.path["provider"])
+    page = tokens[offset:offset + limit]
+    if paginated is not None and _bool("paginated", paginated):
+        return {"data": page, "total_count": len(tokens)}
+    return page
+
+
+def users_get_organization_memberships(store: Store, call: Call) -> Any:
+    limit, offset = _page(call)
+    return store.memberships_json(call.path["user_id"], limit=limit, offset=offset)
+
+
+HANDLERS: dict[str, Callable[[Store, Call], Any]] = {
+    "get_user": get_user,
+    "get_user_list": get_user_list,
+    "get_users_count": get_users_count,
+    "create_user": create_user,
+    "update_user": update_user,
+    "update_user_metadata": update_user_metadata,
+    "delete_user": delete_user,
+    "ban_user": ban_user,
+    "unban_user": unban_user,
+    "disable_mfa": disable_mfa,
+    "verify_password": verify_password,
+    "verify_totp": verify_totp,
+    "set_user_profile_image": set_user_profile_image,
+    "get_o_auth_access_token": get_o_auth_access_token,
+    "users_get_organization_memberships": users_get_organization_memberships,
+}
+
+
+def json_body(raw: bytes) -> Any:
+    """A request's JSON body (None when empty), or Clerk's 400 for malformed JSON."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ClerkError(400, "malformed_request", "Malformed request", "The request body is not valid JSON.") from None
