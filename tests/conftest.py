@@ -1,0 +1,316 @@
+"""Shared fixtures: a recording fake Clerk (`httpx.MockTransport`), server builders and spec access.
+
+Tests talk to clerk-mcp only through its public surface: an in-process `mcp.client.Client`, the CLI,
+or HTTP. The fake Clerk records every request that reaches it, so a test can assert exactly what was
+sent — or that nothing was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from mcp_types import ElicitResult
+
+from clerk_mcp import results as r
+from clerk_mcp.operations import OPERATIONS, Operation
+from clerk_mcp.server import ClerkMCPServer, build_server
+from clerk_mcp.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_PATH = ROOT / "spec" / "bapi-2026-05-12.yml"
+
+# A recognisable key: tests assert it never appears in any output, log or audit line.
+SECRET_KEY = "sk_test_CONFTESTsecretKEY0123456789abcdef"
+API_URL = "http://clerk.test"
+USER_ID = "user_2xhFjEI5X2qWRvtV13BzSj8H6Dk"
+OTHER_USER_ID = "user_2yOtherUserAAAAAAAAAAAAAAAA"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --- canned Clerk responses, one per result model -------------------------------------------------------------
+
+
+def user(user_id: str = USER_ID, **extra: Any) -> dict[str, Any]:
+    """A Clerk User (the fields tools and confirmation prompts use, plus private metadata)."""
+    return {
+        "id": user_id,
+        "object": "user",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "username": "jdoe",
+        "external_id": None,
+        "primary_email_address_id": "idn_1",
+        "email_addresses": [{"id": "idn_1", "object": "email_address", "email_address": "jane@example.com"}],
+        "phone_numbers": [],
+        "banned": False,
+        "locked": False,
+        "two_factor_enabled": True,
+        "public_metadata": {"plan": "pro"},
+        "private_metadata": {"internal_note": "PRIVATE-VALUE"},
+        "unsafe_metadata": {},
+        "created_at": 1700690400000,
+        "updated_at": 1700690400000,
+        "last_sign_in_at": None,
+        **extra,
+    }
+
+
+OAUTH_TOKEN_VALUE = "ya29.LIVE-oauth-TOKEN-value"
+
+
+def canned_body(op: Operation, path_values: dict[str, str]) -> Any:
+    """Clerk's 200 body for `op`, chosen by the operation's result model."""
+    uid = path_values.get("user_id", USER_ID)
+    bodies: dict[type, Any] = {
+        r.User: user(uid),
+        r.UserList: [user(uid), user(OTHER_USER_ID, first_name="Max", last_name="Other")],
+        r.TotalCount: {"object": "total_count", "total_count": 2},
+        r.DeletedObject: {"object": "user", "id": uid, "deleted": True},
+        r.DisableMfaResponse: {"user_id": uid},
+        r.VerifyPasswordResponse: {"verified": True},
+        r.VerifyTotpResponse: {"verified": True, "code_type": "totp"},
+        r.OAuthAccessTokens: [
+            {
+                "object": "oauth_access_token",
+                "external_account_id": "eac_1",
+                "provider_user_id": "g-123",
+                "token": OAUTH_TOKEN_VALUE,
+                "expires_at": 1700690400,
+                "provider": path_values.get("provider", "oauth_google"),
+                "public_metadata": {},
+                "label": None,
+            }
+        ],
+        r.OrganizationMemberships: {
+            "data": [
+                {
+                    "id": "orgmem_1",
+                    "object": "organization_membership",
+                    "role": "org:admin",
+                    "permissions": [],
+                    "public_metadata": {},
+                    "private_metadata": {"secret_role_note": "PRIVATE-VALUE"},
+                    "organization": {"object": "organization", "id": "org_1", "name": "Acme", "slug": "acme"},
+                    "created_at": 1,
+                    "updated_at": 1,
+                }
+            ],
+            "total_count": 1,
+        },
+    }
+    return bodies[op.result]
+
+
+def _route(op: Operation) -> re.Pattern[str]:
+    pattern = re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", op.path)
+    return re.compile(f"^/v1{pattern}$")
+
+
+ROUTES = [(op, _route(op)) for op in OPERATIONS]
+
+
+class FakeClerk:
+    """A MockTransport handler that records every request and answers like Clerk.
+
+    `override(method, path, response_or_callable)` replaces the answer for one route; `fail` answers
+    every request with the given response (or raises, when it is an exception).
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.overrides: dict[tuple[str, str], Any] = {}
+        self.fail: Any = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        answer = self.fail if self.fail is not None else self.overrides.get((request.method, request.url.path))
+        if answer is not None:
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer(request) if callable(answer) else answer
+        for op, pattern in ROUTES:
+            match = pattern.match(request.url.path)
+            if match and op.method == request.method:
+                return httpx.Response(200, json=canned_body(op, match.groupdict()))
+        return httpx.Response(
+            404,
+            json={
+                "errors": [{"message": "not found", "long_message": "No such route", "code": "resource_not_found"}],
+                "clerk_trace_id": "trace_route",
+            },
+        )
+
+    def override(self, method: str, path: str, answer: Any) -> None:
+        self.overrides[(method, path)] = answer
+
+    @property
+    def sent(self) -> list[tuple[str, str]]:
+        """(method, path) of every request that reached Clerk."""
+        return [(req.method, req.url.path) for req in self.requests]
+
+    def writes(self) -> list[tuple[str, str]]:
+        """Requests other than GET: the ones that change something at Clerk."""
+        return [s for s in self.sent if s[0] != "GET"]
+
+
+@pytest.fixture
+def clerk() -> FakeClerk:
+    return FakeClerk()
+
+
+def make_server(clerk: FakeClerk, **settings: Any) -> ClerkMCPServer:
+    """A server wired to `clerk` through an injected MockTransport (no retries waiting long)."""
+    values: dict[str, Any] = {"secret_key": SECRET_KEY, "api_url": API_URL, "retry_deadline": 2.0, **settings}
+    return build_server(Settings(**values), transport=httpx.MockTransport(clerk))
+
+
+@pytest.fixture
+def server_factory(clerk: FakeClerk) -> Callable[..., ClerkMCPServer]:
+    return lambda **settings: make_server(clerk, **settings)
+
+
+# --- elicitation callbacks -------------------------------------------------------------------------------------
+
+
+def answering(action: str, content: dict[str, Any] | None = None, asked: list[str] | None = None):
+    """An elicitation callback that always answers `action` (with `content`), recording the questions."""
+
+    async def callback(context: Any, params: Any) -> ElicitResult:
+        if asked is not None:
+            asked.append(params.message)
+        return ElicitResult(action=action, content=content)
+
+    return callback
+
+
+APPROVE = {"approve": True}
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(getattr(c, "text", "") for c in result.content)
+
+
+def all_output(result: Any) -> str:
+    """Everything a client sees of a result: its text and its structured content."""
+    return text_of(result) + json.dumps(result.structured_content or {})
+
+
+# --- the spec ------------------------------------------------------------------------------------------------------
+
+
+@cache
+def spec() -> dict[str, Any]:
+    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+def _deref(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        parts = node["$ref"].lstrip("#/").split("/")
+        target: Any = spec()
+        for part in parts:
+            target = target[part]
+        node = target
+    return node
+
+
+@cache
+def spec_operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
+    """(METHOD, path, operation object) for an operationId."""
+    for path, item in spec()["paths"].items():
+        for method, op in item.items():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                return method.upper(), path, op
+    raise KeyError(operation_id)
+
+
+def spec_parameters(operation_id: str) -> dict[str, dict[str, Any]]:
+    """Path and query parameters by name: {"in": ..., "schema": ..., "required": ...}."""
+    _, path, op = spec_operation(operation_id)
+    params = [*spec()["paths"][path].get("parameters", []), *op.get("parameters", [])]
+    return {p["name"]: p for p in map(_deref, params)}
+
+
+def spec_body(operation_id: str) -> tuple[str | None, dict[str, Any]]:
+    """(content type, body schema) of the request body, or (None, {}) when there is none."""
+    _, _, op = spec_operation(operation_id)
+    body = op.get("requestBody")
+    if not body:
+        return None, {}
+    body = _deref(body)
+    content_type, content = next(iter(body["content"].items()))
+    return content_type, _deref(content["schema"])
+
+
+def spec_property_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return _deref(schema)
+
+
+def spec_error_statuses(operation_id: str) -> list[int]:
+    _, _, op = spec_operation(operation_id)
+    return sorted(int(code) for code in op.get("responses", {}) if code.isdigit() and int(code) >= 400)
+
+
+# --- valid arguments generated from the spec -----------------------------------------------------------------
+
+# Values for parameters the spec types as a bare string but Clerk (and our models) constrain further.
+CONSTRAINED_VALUES: dict[str, Any] = {
+    "user_id": USER_ID,
+    "provider": "oauth_google",
+    "order_by": "-created_at",
+    "created_at": "2024-01-01T00:00:00Z",
+    "legal_accepted_at": "2024-01-01T00:00:00Z",
+}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def sample_value(name: str, schema: dict[str, Any]) -> Any:
+    schema = _deref(schema)
+    kind = schema.get("type")
+    if kind == "array":
+        return [sample_value(name, schema.get("items", {}))]
+    if name in CONSTRAINED_VALUES and kind in (None, "string"):
+        return CONSTRAINED_VALUES[name]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "boolean":
+        return True
+    if kind == "integer":
+        return max(int(schema.get("minimum", 1)), 1)
+    if kind == "object":
+        return {"k": "v"}
+    return "abc"
+
+
+def spec_arguments(op: Operation, *, required_only: bool = False) -> dict[str, Any]:
+    """Arguments for `op` holding every parameter the spec documents (or only the required ones), as the tool takes them."""
+    args: dict[str, Any] = {}
+    for name, param in spec_parameters(op.operation_id).items():
+        if param["in"] == "path" and name == "user_id":
+            args[name] = USER_ID
+        elif param["in"] == "path" or not required_only or param.get("required"):
+            args[name] = sample_value(name, param.get("schema", {}))
+    content_type, body = spec_body(op.operation_id)
+    if content_type == "multipart/form-data":
+        # The documented mapping: the multipart `file` part travels as base64 data plus a filename.
+        import base64
+
+        args.update(file_base64=base64.b64encode(PNG).decode(), filename="avatar.png")
+    elif content_type:
+        required = set(body.get("required", []))
+        for name, prop in body.get("properties", {}).items():
+            if not required_only or name in required:
+                args[name] = sample_value(name, prop)
+    return args
