@@ -23,6 +23,8 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tools", help="comma-separated allow-list of tool names")
     g.add_argument("--deny-tools", help="comma-separated tool names never listed or run")
     g.add_argument("--confirm", choices=["elicit", "deny", "approve"], help="how calls needing a human's yes are handled")
+    g.add_argument("--allow-destructive-live", action="store_true", default=None, help="with an sk_live_ key, offer destructive tools")
+    g.add_argument("--allow-approve-live", action="store_true", default=None, help="with an sk_live_ key, allow --confirm approve")
     g.add_argument("--expose-private-metadata", action="store_true", default=None, help="include private_metadata in results")
     g.add_argument("--audit-log", help="append one JSON line per tool call to this file")
     g.add_argument("--policy-file", help="TOML file with any of these settings")
@@ -32,7 +34,7 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
 def _settings(ns: argparse.Namespace, **extra: Any):
     from .settings import load_settings
 
-    keys = ("read_only", "tools", "deny_tools", "confirm", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db")
+    keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db")
     return load_settings(**{k: getattr(ns, k, None) for k in keys}, **extra)
 
 
@@ -107,7 +109,7 @@ def _print_policy(settings: Any) -> int:
     from .policy import Policy
 
     policy = Policy(settings)
-    backend = "sandbox (built-in emulator)" if settings.sandbox else settings.api_url
+    backend = "sandbox (built-in emulator)" if settings.sandbox else f"{settings.backend_kind} {settings.api_url} (key {settings.key_fingerprint})"
     print(f"backend: {backend}\nconfirmation mode: {settings.confirm.value}")
     for op in OPERATIONS:
         row = policy.describe(op)

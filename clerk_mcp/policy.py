@@ -56,12 +56,20 @@ class Policy:
         self.settings = settings
         self.allowed = _expand(settings.tools, "--tools")
         self.denied = _expand(settings.deny_tools, "--deny-tools")
+        self.production = settings.backend_kind == "production"
+        if self.production and settings.confirm is ConfirmMode.APPROVE and not settings.allow_approve_live:
+            raise ValueError(
+                "confirm=approve with a production (sk_live_) key needs --allow-approve-live: "
+                "it would run destructive calls with no human asked"
+            )
         self.visible: tuple[Operation, ...] = tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
 
     def hidden_reason(self, op: Operation) -> str | None:
         """Why `op` is not offered at all (deny > read-only > allow), or None when it is."""
         if op.name in self.denied:
             return f"{op.name} is denied by the operator's policy"
+        if self.production and op.effect is Effect.DESTRUCTIVE and not self.settings.allow_destructive_live:
+            return f"{op.name} is off with a production (sk_live_) key; the operator can enable it with --allow-destructive-live"
         if self.settings.read_only and op.effect is not Effect.READ:
             return f"{op.name} is not available: the server runs in read-only mode"
         if self.settings.tools and op.name not in self.allowed:
@@ -173,14 +181,17 @@ def describe_target(user: dict[str, Any]) -> str:
     return f"{user.get('id')} — {name}" + (f" <{email}>" if email else "") + (f" [{', '.join(states)}]" if states else "")
 
 
-def build_question(op: Operation, args: Args, target: dict[str, Any], sensitive: list[str]) -> Question:
+def build_question(
+    op: Operation, args: Args, target: dict[str, Any], sensitive: list[str], *, production: bool
+) -> Question:
     extra = ""
     if sensitive:
         extra = f" Fields: {', '.join(sensitive)}."
     if op.name == "get_o_auth_access_token":
         extra = f" Provider: {getattr(args, 'provider', '')}."
+    prefix = "PRODUCTION: " if production else ""
     return Question(
-        f"{op.title}?\nUser: {describe_target(target)}\nThis {op.consequence}.{extra}\nApprove only if you asked for this."
+        f"{prefix}{op.title}?\nUser: {describe_target(target)}\nThis {op.consequence}.{extra}\nApprove only if you asked for this."
     )
 
 

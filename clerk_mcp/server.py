@@ -117,7 +117,9 @@ class ClerkMCPServer(MCPServer):
             else:
                 require_elicitation(ctx)
                 user = await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=str(target)))
-                question = build_question(op, args, user, self.policy.sensitive_fields(op, args))
+                question = build_question(
+                    op, args, user, self.policy.sensitive_fields(op, args), production=self.policy.production
+                )
                 pending = await confirm(ctx, question, self.approvals)
                 if pending is not None:
                     return pending
@@ -166,12 +168,17 @@ def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer
             timeout=settings.timeout, retry=retry,
         )
         print(SANDBOX_NOTICE, file=sys.stderr)
-        instructions = INSTRUCTIONS + " " + "Sandbox: this server talks to a built-in Clerk emulator with demo users; no real users are affected."
     else:
         key = settings.secret_key.get_secret_value() if settings.secret_key else "sk_test_sandbox"
         client = ClerkClient(key, api_url=settings.api_url, transport=transport, timeout=settings.timeout, retry=retry)
-        instructions = INSTRUCTIONS
-    return ClerkMCPServer(settings, client, instructions=instructions)
+    return ClerkMCPServer(settings, client, instructions=f"{INSTRUCTIONS} {BACKEND_NOTES[settings.backend_kind]}")
+
+
+BACKEND_NOTES = {
+    "sandbox": "Sandbox: this server talks to a built-in Clerk emulator with demo users; no real users are affected.",
+    "development": "Backend: a Clerk development instance (sk_test_ key).",
+    "production": "Backend: a PRODUCTION Clerk instance (sk_live_ key): real users are affected.",
+}
 
 
 INSTRUCTIONS = (

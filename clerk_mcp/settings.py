@@ -5,13 +5,17 @@ Precedence, highest first: command-line flags, environment, policy file, default
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list given as "a,b,c" on the command line or in the environment (NoDecode: not parsed as JSON).
+CommaList = Annotated[list[str], NoDecode]
 
 
 class ConfirmMode(StrEnum):
@@ -32,9 +36,11 @@ class Settings(BaseSettings):
         "https://api.clerk.com", validation_alias=AliasChoices("api_url", "CLERK_API_URL"), description="Clerk API origin"
     )
     read_only: bool = Field(False, description="list and allow only the read tools")
-    tools: list[str] = Field(default_factory=list, description="allow-list of tool names (empty = all)")
-    deny_tools: list[str] = Field(default_factory=list, description="tool names never listed or run")
+    tools: CommaList = Field(default_factory=list, description="allow-list of tool names (empty = all)")
+    deny_tools: CommaList = Field(default_factory=list, description="tool names never listed or run")
     confirm: ConfirmMode = Field(ConfirmMode.ELICIT, description="elicit | deny | approve")
+    allow_destructive_live: bool = Field(False, description="with an sk_live_ key, offer destructive tools at all")
+    allow_approve_live: bool = Field(False, description="with an sk_live_ key, allow confirm=approve")
     expose_private_metadata: bool = Field(False, description="include private_metadata in results")
     verify_attempts: int = Field(5, ge=1, description="verify_password/verify_totp attempts per user per window")
     verify_window: float = Field(600.0, gt=0, description="attempt window, seconds")
@@ -43,8 +49,22 @@ class Settings(BaseSettings):
     retry_deadline: float = Field(30.0, gt=0, description="total time for one call including retries, seconds")
     sandbox_db: Path | None = Field(None, description="keep the embedded sandbox's state in this SQLite file")
     policy_file: Path | None = Field(None, description="TOML file with any of these settings")
+    # Streamable HTTP (`serve --http`); see clerk_mcp/http.py.
+    http: bool = Field(False, description="serve Streamable HTTP instead of stdio")
+    host: str = Field("127.0.0.1", description="address to bind; anything but loopback requires an auth token")
+    port: int = Field(8000, ge=0, le=65535, description="port to bind")
+    stateless: bool = Field(False, description="no per-session state, so replicas can share a load balancer")
+    json_response: bool = Field(False, description="answer with JSON bodies instead of SSE streams")
+    allowed_hosts: CommaList = Field(default_factory=list, description="Host headers accepted besides loopback ('*' = any)")
+    allowed_origins: CommaList = Field(default_factory=list, description="browser Origins accepted besides loopback")
+    auth_token: SecretStr | None = Field(None, description="bearer token every HTTP request must carry")
+    auth_token_file: Path | None = Field(None, description="file holding the bearer token (first line)")
+    state_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="shared secrets sealing confirmation state across replicas; first one seals"
+    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="largest HTTP request body accepted")
 
-    @field_validator("tools", "deny_tools", mode="before")
+    @field_validator("tools", "deny_tools", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -54,6 +74,20 @@ class Settings(BaseSettings):
     @property
     def sandbox(self) -> bool:
         return self.secret_key is None
+
+    @property
+    def backend_kind(self) -> str:
+        """"sandbox", "production" (an sk_live_ key) or "development" (any other key)."""
+        if self.secret_key is None:
+            return "sandbox"
+        return "production" if self.secret_key.get_secret_value().startswith("sk_live_") else "development"
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """A non-secret name for the key in use: enough to tell instances apart, useless to an attacker."""
+        if self.secret_key is None:
+            return None
+        return hashlib.sha256(self.secret_key.get_secret_value().encode()).hexdigest()[:12]
 
 
 def load_settings(**overrides: Any) -> Settings:
