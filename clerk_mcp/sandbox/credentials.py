@@ -81,11 +81,9 @@ def check_totp_secret(secret: str) -> str:
     """Normalise a base32 TOTP secret (RFC 6238: 30 s, 6 digits, SHA-1) or raise 422."""
     normalised = secret.replace(" ", "").upper()
     try:
-        base64.b32decode(normalised + "=" * (-len(normalised) % 8))
+        pyotp.TOTP(normalised).now()
     except (binascii.Error, ValueError):
-        normalised = ""
-    if not normalised:
-        raise param_format("totp_secret", "a base32-encoded secret")
+        raise param_format("totp_secret", "a base32-encoded secret of at least 112 bits") from None
     return normalised
 
 

@@ -1,0 +1,83 @@
+"""Seed ids, Clerk error assertions and Clerk's spec as JSON Schema, for the sandbox tests."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import yaml
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "spec" / "bapi-2026-05-12.yml"
+
+# Seed users (see clerk_mcp/sandbox/SEED.md).
+JANE = "user_JnyMoEDIHnLlPdefJCJWoqY4enl"  # password "correct-horse-battery", oauth_google, 2 orgs
+JOHN = "user_kx2WmTGuBqHejxt5sblIrbgmEkk"  # TOTP secret KVKFKRCPNZQUYMLXOVYDSQKJKZDTSRLD + backup codes
+ALAN = "user_Ck27stoDDz1ulYSQZxSN7STvp92"  # oauth_google + oauth_github
+MALLORY = "user_IrLs6FgSaYG8lG0w1C4pDk1xHZy"  # banned
+ACME = "org_MYTkDyS91C53edMHUnYK3TMDy5h"
+INITECH = "org_tRpTcOJ3sHeHGvQY7GYMdvjeOl1"
+TOTP_SECRET = "KVKFKRCPNZQUYMLXOVYDSQKJKZDTSRLD"
+BACKUP_CODES = ["31415926", "27182818", "16180339", "14142135", "17320508"]
+SEED_USERS = 30
+
+
+def assert_clerk_error(response: httpx.Response, status: int, code: str, param: str | None = None) -> dict[str, Any]:
+    """Assert Clerk's error body: status, first error's code (and param_name), a trace id."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    error = body["errors"][0]
+    assert error["code"] == code, body
+    assert error["message"] and error["long_message"]
+    assert isinstance(body["clerk_trace_id"], str) and len(body["clerk_trace_id"]) == 32
+    if param is not None:
+        assert error["meta"] == {"param_name": param}
+    return error
+
+
+# -- the spec as JSON Schema -------------------------------------------------------------------------
+
+
+def openapi_to_jsonschema(node: Any) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema: `nullable: true` becomes `anyOf` with null; `$ref` siblings dropped."""
+    if isinstance(node, list):
+        return [openapi_to_jsonschema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        converted: dict[str, Any] = {"$ref": node["$ref"]}
+    else:
+        converted = {k: openapi_to_jsonschema(v) for k, v in node.items() if k not in ("nullable", "discriminator", "example")}
+    if node.get("nullable"):
+        converted = {"anyOf": [{"type": "null"}, converted]}
+    return converted
+
+
+@cache
+def spec() -> dict[str, Any]:
+    with SPEC_PATH.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@cache
+def _components() -> dict[str, Any]:
+    return openapi_to_jsonschema(spec()["components"])
+
+
+def response_schema(method: str, path: str, status: str = "200") -> dict[str, Any]:
+    response = spec()["paths"][path][method.lower()]["responses"][status]
+    if "$ref" in response:
+        response = spec()["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    return openapi_to_jsonschema(response["content"]["application/json"]["schema"])
+
+
+def validate(instance: Any, schema: dict[str, Any]) -> None:
+    """Validate against a converted spec schema whose `$ref`s point into the spec's components."""
+    jsonschema.Draft202012Validator({**schema, "components": _components()}).validate(instance)
+
+
+def validate_response(response: httpx.Response, method: str, path: str) -> None:
+    status = str(response.status_code)
+    validate(response.json(), response_schema(method, path, status))
