@@ -13,18 +13,25 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+# Every tool's schema is sent to the model in every conversation, so some checks are enforced here
+# but published only as the spec's plain type (`WithJsonSchema`): they guard the server, and a
+# model that trips one gets an error naming the field. Constraints a model should plan around
+# (limit 1..500, enums, the order_by fields, image names) stay in the published schema.
 
 # A Clerk object id as it may appear in a URL path. Clerk's ids are `user_` + 27 word characters;
 # the spec types the path parameter only as a string, so accept any id-shaped token but never a
 # character that could change the path (`/`, `%`, `.`, `?`, `#`, whitespace).
-UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$"), WithJsonSchema({"type": "string"})]
 Provider = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$", description="e.g. oauth_google")]
 Limit = Annotated[int, Field(ge=1, le=500)]
 Offset = Annotated[int, Field(ge=0)]
-Many = Annotated[list[str], Field(max_length=100)]
-UnixMs = Annotated[int, Field(description="Unix ms")]
-Rfc3339 = Annotated[str, Field(max_length=64, description="RFC3339")]
+# Clerk caps each repeated query parameter at 100 values.
+Many = Annotated[list[str], Field(max_length=100), WithJsonSchema({"type": "array", "items": {"type": "string"}})]
+# The tool descriptions say once that times are Unix milliseconds.
+UnixMs = int
+Rfc3339 = Annotated[str, Field(max_length=64), WithJsonSchema({"type": "string", "description": "RFC3339"})]
 Metadata = dict[str, Any]
 IdentificationStatus = Literal["verified", "reserved"]
 ORDER_FIELDS = (
@@ -32,7 +39,7 @@ ORDER_FIELDS = (
 ).split()
 OrderBy = Annotated[
     str,
-    Field(pattern=rf"^[+-]?({'|'.join(ORDER_FIELDS)})$", description="field, +asc or -desc; default -created_at"),
+    Field(pattern=rf"^[+-]?({'|'.join(ORDER_FIELDS)})$", description="+asc or -desc"),
 ]
 
 

@@ -76,14 +76,14 @@ class Operation:
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="get_user_list", operation_id="GetUserList", title="List users",
-        description="Find users: filter by email, phone, username, name, ids, org, ban state or dates; "
-        "ordered, paginated. Returns summaries unless view=full.",
+        description="Find users: filter by email, phone, username, name, ids, org, ban state or dates "
+        "(Unix ms); ordered, paginated. Returns summaries unless view=full.",
         method="GET", path="/users", args=m.GetUserListArgs, result=r.UserList, effect=Effect.READ,
         idempotent=True, local_fields=frozenset({"view"}), wraps_array=True,
     ),
     Operation(
         name="get_users_count", operation_id="GetUsersCount", title="Count users",
-        description="Count the users matching the same filters as get_user_list.",
+        description="Count the users matching the same filters as get_user_list (dates in Unix ms).",
         method="GET", path="/users/count", args=m.GetUsersCountArgs, result=r.TotalCount, effect=Effect.READ,
         idempotent=True,
     ),
@@ -182,14 +182,15 @@ BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
 
 def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null defaults."""
+    """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null defaults,
+    and `additionalProperties: true` (already JSON Schema's default)."""
 
     def clean(node: Any) -> Any:
         if isinstance(node, list):
             return [clean(n) for n in node]
         if not isinstance(node, dict):
             return node
-        node = {k: clean(v) for k, v in node.items() if k != "title"}
+        node = {k: clean(v) for k, v in node.items() if k != "title" and (k, v) != ("additionalProperties", True)}
         arms = node.get("anyOf")
         if arms and any(a == {"type": "null"} for a in arms):
             rest = [a for a in arms if a != {"type": "null"}]
