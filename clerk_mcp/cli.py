@@ -1,7 +1,7 @@
-"""`clerk-mcp` — run the server, inspect its tools and policy, call one tool, or serve the sandbox.
+"""`clerk-mcp` — run the server, inspect its tools and policy, call one tool, serve the sandbox, or write the manifests.
 
 Logs and notices go to stderr; in stdio mode stdout carries nothing but MCP protocol.
-Exit codes: 0 success, 1 a tool returned an error, 2 bad usage.
+Exit codes: 0 success, 1 a tool returned an error (or `manifests --check` found drift), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -31,10 +32,24 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sandbox-db", help="keep the embedded sandbox's state in this SQLite file (default: in memory)")
 
 
+def _http_flags(parser: argparse.ArgumentParser) -> None:
+    """`serve --http` flags; each has a CLERK_MCP_* environment twin (the token only as env or file, never on argv)."""
+    g = parser.add_argument_group("Streamable HTTP (env: CLERK_MCP_<NAME>, token: CLERK_MCP_AUTH_TOKEN)")
+    g.add_argument("--http", action="store_true", default=None, help="serve Streamable HTTP at /mcp instead of stdio")
+    g.add_argument("--host", help="address to bind (default 127.0.0.1; anything else requires a token)")
+    g.add_argument("--port", type=int, help="port to bind (default 8000; 0 picks a free one)")
+    g.add_argument("--stateless", action="store_true", default=None, help="no per-session state (for replicas)")
+    g.add_argument("--json-response", action="store_true", default=None, help="JSON bodies instead of SSE streams")
+    g.add_argument("--allowed-hosts", help="comma-separated Host values accepted besides loopback ('name:*' any port, '*' any)")
+    g.add_argument("--allowed-origins", help="comma-separated browser Origins accepted besides loopback")
+    g.add_argument("--auth-token-file", help="file whose first line is the bearer token clients must send")
+
+
 def _settings(ns: argparse.Namespace, **extra: Any):
     from .settings import load_settings
 
     keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db")
+    keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
     return load_settings(**{k: getattr(ns, k, None) for k in keys}, **extra)
 
 
@@ -43,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clerk-mcp {__version__}")
     sub = parser.add_subparsers(dest="command")
 
-    serve = sub.add_parser("serve", help="run the MCP server on stdio (the default command)")
+    serve = sub.add_parser("serve", help="run the MCP server on stdio (the default command) or Streamable HTTP")
     _policy_flags(serve)
+    _http_flags(serve)
 
     tools = sub.add_parser("tools", help="print the tools this server offers")
     tools.add_argument("--json", action="store_true", help="print exactly the tools array of tools/list")
@@ -65,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--secret-key", help="bearer key clients must send (default: sk_test_sandbox)")
     emulator.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     emulator.add_argument("--empty", action="store_true", help="start with no demo data")
+
+    manifests = sub.add_parser("manifests", help="write the generated manifests/ (tool files, registry entry, client configs)")
+    manifests.add_argument("--dir", type=Path, default=Path("manifests"))
+    manifests.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale, missing or extra file")
     return parser
 
 
@@ -89,6 +109,8 @@ def _dispatch(ns: argparse.Namespace) -> int:
 
         serve(host=ns.host, port=ns.port, secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty)
         return EXIT_OK
+    if ns.command == "manifests":
+        return _manifests(ns.dir, check=ns.check)
     if ns.command == "policy":
         return _print_policy(_settings(ns))
     if ns.command == "tools":
@@ -98,10 +120,31 @@ def _dispatch(ns: argparse.Namespace) -> int:
         if not isinstance(arguments, dict):
             raise ValueError("arguments must be a JSON object")
         return _call(_settings(ns, **({"confirm": "approve"} if ns.yes else {})), ns.tool, arguments)
+    settings = _settings(ns)
+    if settings.http:
+        from .http import serve_http
+
+        serve_http(settings)
+        return EXIT_OK
     from .server import build_server
 
-    build_server(_settings(ns)).run("stdio")
+    build_server(settings).run("stdio")
     return EXIT_OK
+
+
+def _manifests(directory: Path, *, check: bool) -> int:
+    from . import manifests
+
+    if not check:
+        for rel in manifests.write(directory):
+            print(f"wrote {directory / rel}", file=sys.stderr)
+        return EXIT_OK
+    problems = manifests.check(directory)
+    for problem in problems:
+        print(f"{directory}: {problem}", file=sys.stderr)
+    if problems:
+        print("run `clerk-mcp manifests` to regenerate", file=sys.stderr)
+    return EXIT_TOOL_ERROR if problems else EXIT_OK
 
 
 def _print_policy(settings: Any) -> int:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.request_state import RequestStateSecurity
 from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
@@ -51,8 +52,14 @@ def tool_definition(op: Operation) -> MCPTool:
 
 class ClerkMCPServer(MCPServer):
     def __init__(self, settings: Settings, client: ClerkClient, *, instructions: str) -> None:
-        super().__init__(name="clerk-mcp", version=__version__, instructions=instructions)
-        self.settings = settings
+        # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS).
+        keys = [key.get_secret_value() for key in settings.state_keys]
+        super().__init__(
+            name="clerk-mcp", version=__version__, instructions=instructions,
+            request_state_security=RequestStateSecurity(keys=keys) if keys else None,
+        )
+        # Not `self.settings`: MCPServer keeps its own transport settings (auth, debug, log level) there.
+        self.config = settings
         self.client = client
         self.policy = Policy(settings)
         self.budget = AttemptBudget(settings.verify_attempts, settings.verify_window)
@@ -107,7 +114,7 @@ class ClerkMCPServer(MCPServer):
             self.budget.take(str(target))
         record["decision"] = "allowed"
         if self.policy.needs_confirmation(op, args):
-            mode = self.settings.confirm
+            mode = self.config.confirm
             if mode is ConfirmMode.DENY:
                 raise PolicyRefusal(
                     f"{op.name} needs a human's confirmation and the operator's policy refuses such calls (confirm=deny).",
@@ -125,7 +132,7 @@ class ClerkMCPServer(MCPServer):
                     return pending
                 record["decision"] = "confirmed"
         data = await self.client.call(op, args)
-        structured = shape_result(op, args, data, expose_private=self.settings.expose_private_metadata)
+        structured = shape_result(op, args, data, expose_private=self.config.expose_private_metadata)
         return CallToolResult(
             content=[TextContent(type="text", text=json.dumps(structured, ensure_ascii=False, separators=(",", ":")))],
             structured_content=structured,
