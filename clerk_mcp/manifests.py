@@ -1,0 +1,205 @@
+"""Everything under `manifests/`, generated in memory from the operation table and the settings model.
+
+`clerk-mcp manifests` writes the files, `clerk-mcp manifests --check` compares them, and
+`tests/test_manifests.py` fails when a committed file drifts from the code. Nothing here names a tool
+or a setting by hand: tools come from `OPERATIONS` (as `tools/list` shows them), environment
+variables from `Settings`.
+
+OpenAI strict mode is decided per tool by `strict_schema`: a tool is strict only when its schema
+already has every property required and every object closed. Strict mode's usual workaround, making
+optional arguments required-but-nullable, would have the model send `null`s, which Clerk reads as
+"clear this field" — so tools with optional arguments stay non-strict.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from . import __version__
+from .operations import OPERATIONS
+from .policy import Policy
+from .server import tool_definition
+from .settings import Settings
+
+SERVER_NAME = "io.github.clerk-mcp/clerk-mcp"
+SERVER_TITLE = "Clerk Users"
+SERVER_DESCRIPTION = f"Manage a Clerk instance's users: {len(OPERATIONS)} typed tools, human confirmation, built-in sandbox."
+REGISTRY_SCHEMA = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
+PACKAGE = "clerk-mcp"
+CLIENT_KEY = "clerk"
+# How every client snippet starts the server: the published package, run by uv, on stdio.
+LAUNCH = {"command": "uvx", "args": [PACKAGE]}
+# Kept in manifests/ by hand (the registry's schema, copied byte for byte): never rewritten nor flagged.
+VENDORED = frozenset({"schemas/server.schema.json"})
+
+# Keywords OpenAI's strict mode accepts ("Structured Outputs: supported schemas").
+STRICT_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const", "description",
+    "$defs", "$ref", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "minItems", "maxItems",
+})
+# Length limits strict mode rejects; dropped there, since the server validates every call again.
+DROPPED_IN_STRICT = frozenset({"minLength", "maxLength"})
+
+
+def generate() -> dict[str, str]:
+    """Every generated file, by path relative to the manifests directory."""
+    tools = [tool_definition(op).model_dump(mode="json", by_alias=True, exclude_none=True) for op in OPERATIONS]
+    files = {f"tools/{tool['name']}.json": _json(tool) for tool in tools}
+    files["openai-tools.json"] = _json([openai_tool(tool) for tool in tools])
+    files["anthropic-tools.json"] = _json(
+        [{"name": t["name"], "description": t["description"], "input_schema": t["inputSchema"]} for t in tools]
+    )
+    files["server.json"] = _json(server_entry())
+    files["clients/claude-desktop.json"] = files["clients/cursor-mcp.json"] = _json({"mcpServers": {CLIENT_KEY: LAUNCH}})
+    files["clients/vscode-mcp.json"] = _json({"servers": {CLIENT_KEY: {"type": "stdio", **LAUNCH}}})
+    files["clients/claude-code.sh"] = (
+        "#!/bin/sh\n# Add clerk-mcp to Claude Code. Sandbox until a key is given: add -e CLERK_SECRET_KEY=sk_...\n"
+        f"claude mcp add --transport stdio {CLIENT_KEY} -- {' '.join([LAUNCH['command'], *LAUNCH['args']])}\n"
+    )
+    files["tools.md"] = tools_table()
+    return files
+
+
+def openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    strict = strict_schema(tool["inputSchema"])
+    function = {"name": tool["name"], "description": tool["description"], "parameters": strict or tool["inputSchema"]}
+    return {"type": "function", "function": {**function, "strict": strict is not None}}
+
+
+def strict_schema(node: dict[str, Any]) -> dict[str, Any] | None:
+    """`node` as OpenAI strict mode accepts it, or None when strict mode would change what the tool accepts."""
+    if not STRICT_KEYWORDS.union(DROPPED_IN_STRICT).issuperset(node) or "(?" in node.get("pattern", ""):
+        return None  # an unsupported keyword, or inline regex flags strict mode's regex dialect lacks
+    if node.get("type") == "object" and (
+        node.get("additionalProperties") is not False or set(node.get("required", ())) != set(node.get("properties", {}))
+    ):
+        return None  # an optional argument or a free-form object
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in DROPPED_IN_STRICT:
+            continue
+        if key in ("properties", "$defs"):
+            value = {name: strict_schema(sub) for name, sub in value.items()}
+            children = list(value.values())
+        elif key == "anyOf":
+            value = children = [strict_schema(sub) for sub in value]
+        elif key == "items":
+            value = strict_schema(value)
+            children = [value]
+        else:
+            children = []
+        if None in children:
+            return None
+        out[key] = value
+    return out
+
+
+def server_entry() -> dict[str, Any]:
+    """The MCP registry entry: the PyPI package on stdio, configured by the settings' environment variables."""
+    package = {
+        "registryType": "pypi",
+        "registryBaseUrl": "https://pypi.org",
+        "identifier": PACKAGE,
+        "version": __version__,
+        "runtimeHint": LAUNCH["command"],
+        "transport": {"type": "stdio"},
+        "environmentVariables": [environment_variable(name) for name in Settings.model_fields],
+    }
+    return {
+        "$schema": REGISTRY_SCHEMA,
+        "name": SERVER_NAME,
+        "title": SERVER_TITLE,
+        "description": SERVER_DESCRIPTION,
+        "version": __version__,
+        "packages": [package],
+    }
+
+
+def environment_variable(name: str) -> dict[str, Any]:
+    """One setting as a registry input: its variable name, description, default, format and secrecy."""
+    field = Settings.model_fields[name]
+    aliases = getattr(field.validation_alias, "choices", ())
+    env = next((a for a in aliases if a.isupper()), Settings.model_config["env_prefix"] + name.upper())
+    kinds = _leaf_types(field.annotation)
+    var: dict[str, Any] = {"name": env, "description": field.description, "isRequired": False}
+    if bool in kinds:
+        var["format"] = "boolean"
+    elif kinds & {int, float}:
+        var["format"] = "number"
+    elif Path in kinds:
+        var["format"] = "filepath"
+    if SecretStr in kinds:
+        var["isSecret"] = True
+    enums = [k for k in kinds if isinstance(k, type) and issubclass(k, Enum)]
+    if enums:
+        var["choices"] = [member.value for member in enums[0]]
+    if field.default is not None and not field.is_required() and field.default_factory is None:
+        var["default"] = str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
+    return var
+
+
+def tools_table() -> str:
+    """The README's tool table: one row per operation, with the rule the default policy applies."""
+    policy = Policy(Settings.model_construct())  # defaults only: the operator's environment must not leak in
+    rows = ["| Tool | Title | Effect | Default policy | Description |", "|---|---|---|---|---|"]
+    for op in OPERATIONS:
+        cells = (f"`{op.name}`", op.title, op.effect.value, policy.describe(op)["rule"], op.description)
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def write(directory: Path) -> list[str]:
+    """Write every generated file that differs; remove tool files no operation produces. Returns what changed."""
+    files = generate()
+    changed = []
+    for rel, content in files.items():
+        path = directory / rel
+        if not path.is_file() or path.read_text(encoding="utf-8") != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+            changed.append(rel)
+    for path in sorted((directory / "tools").glob("*.json")):
+        if path.relative_to(directory).as_posix() not in files:
+            path.unlink()
+            changed.append(path.relative_to(directory).as_posix())
+    return changed
+
+
+def check(directory: Path) -> list[str]:
+    """What differs from a fresh generation: `stale: …`, `missing: …` and `extra: …` lines, empty when current."""
+    files = generate()
+    problems = []
+    for rel, content in files.items():
+        path = directory / rel
+        if not path.is_file():
+            problems.append(f"missing: {rel}")
+        elif path.read_text(encoding="utf-8") != content:
+            problems.append(f"stale: {rel}")
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+    problems += [f"extra: {rel}" for rel in sorted(present - files.keys() - VENDORED)]
+    return problems
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    """The types inside an annotation: `list[SecretStr] | None` gives {list, SecretStr, NoneType}."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _leaf_types(typing.get_args(annotation)[0])
+    if origin is not None:
+        leaves = {origin} - {typing.Union, types.UnionType}
+        for arg in typing.get_args(annotation):
+            leaves |= _leaf_types(arg)
+        return leaves
+    return {annotation}
