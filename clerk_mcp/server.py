@@ -24,6 +24,8 @@ from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusa
 from .models import Args, GetUserArgs
 from .operations import BY_NAME, Effect, Operation, compact_schema
 from .policy import AttemptBudget, AuditLog, Policy, SpentApprovals, build_question, confirm, redact_args, require_elicitation
+from .prompts import register_prompts
+from .resources import register_resources
 from .settings import ConfirmMode, Settings
 from .views import shape_result
 
@@ -66,6 +68,8 @@ class ClerkMCPServer(MCPServer):
         self.approvals = SpentApprovals()
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
         self.tool_definitions = {op.name: tool_definition(op) for op in self.policy.visible}
+        register_prompts(self)
+        register_resources(self)
 
     async def list_tools(self) -> list[MCPTool]:
         return list(self.tool_definitions.values())

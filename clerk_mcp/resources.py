@@ -1,0 +1,47 @@
+"""MCP resources, so clients that browse resources can attach a user (or the sandbox's demo data) to a conversation.
+
+`clerk://users/{user_id}` is read through the server's own `get_user` call path, so it gets the same
+validation, policy (absent when the operator hides `get_user`), redaction of `private_metadata`,
+error text and audit line as the tool. `clerk://sandbox/seed` exists only in sandbox mode.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from mcp.server.mcpserver.exceptions import ResourceError
+
+from .operations import BY_NAME
+
+if TYPE_CHECKING:
+    from .server import ClerkMCPServer
+
+USER_URI = "clerk://users/{user_id}"
+SEED_URI = "clerk://sandbox/seed"
+GET_USER = BY_NAME["get_user"]
+
+
+def register_resources(server: ClerkMCPServer) -> None:
+    if server.policy.hidden_reason(GET_USER) is None:
+
+        @server.resource(
+            USER_URI, name="user", title="Clerk user", mime_type="application/json",
+            description="One user's Clerk record, as get_user returns it (private_metadata only if the operator exposes it).",
+        )
+        async def user(user_id: str) -> str:
+            result = await server.call_tool(GET_USER.name, {"user_id": user_id})
+            text = "\n".join(getattr(block, "text", "") for block in result.content)
+            if result.is_error:
+                raise ResourceError(text)
+            return text
+
+    if server.config.sandbox:
+        server.resource(
+            SEED_URI, name="sandbox-seed", title="Sandbox demo data", mime_type="text/markdown",
+            description="The demo users and organizations the built-in sandbox starts with, and what each is for.",
+        )(seed_description)
+
+
+def seed_description() -> str:
+    return resources.files("clerk_mcp.sandbox").joinpath("SEED.md").read_text(encoding="utf-8")
