@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from . import __version__
+from .http import MCP_PATH
 from .operations import OPERATIONS
 from .policy import Policy
 from .server import tool_definition
@@ -58,14 +59,29 @@ def generate() -> dict[str, str]:
         [{"name": t["name"], "description": t["description"], "input_schema": t["inputSchema"]} for t in tools]
     )
     files["server.json"] = _json(server_entry())
-    files["clients/claude-desktop.json"] = files["clients/cursor-mcp.json"] = _json({"mcpServers": {CLIENT_KEY: LAUNCH}})
-    files["clients/vscode-mcp.json"] = _json({"servers": {CLIENT_KEY: {"type": "stdio", **LAUNCH}}})
-    files["clients/claude-code.sh"] = (
-        "#!/bin/sh\n# Add clerk-mcp to Claude Code. Sandbox until a key is given: add -e CLERK_SECRET_KEY=sk_...\n"
-        f"claude mcp add --transport stdio {CLIENT_KEY} -- {' '.join([LAUNCH['command'], *LAUNCH['args']])}\n"
-    )
+    files.update(client_configs())
     files["tools.md"] = tools_table()
     return files
+
+
+def client_configs() -> dict[str, str]:
+    """Client snippets: stdio through uvx, and Streamable HTTP for a server started with `clerk-mcp serve --http`."""
+    http = {"url": f"http://{Settings.model_fields['host'].default}:{Settings.model_fields['port'].default}{MCP_PATH}"}
+    command = " ".join([LAUNCH["command"], *LAUNCH["args"]])
+    return {
+        "clients/claude-desktop.json": _json({"mcpServers": {CLIENT_KEY: LAUNCH}}),
+        "clients/cursor-mcp.json": _json({"mcpServers": {CLIENT_KEY: LAUNCH}}),
+        "clients/cursor-mcp-http.json": _json({"mcpServers": {CLIENT_KEY: http}}),
+        "clients/vscode-mcp.json": _json({"servers": {CLIENT_KEY: {"type": "stdio", **LAUNCH}}}),
+        "clients/vscode-mcp-http.json": _json({"servers": {CLIENT_KEY: {"type": "http", **http}}}),
+        "clients/claude-code.sh": _script(
+            "Sandbox until a key is given: add -e CLERK_SECRET_KEY=sk_... before the name.",
+            f"claude mcp add --transport stdio {CLIENT_KEY} -- {command}",
+        ),
+        "clients/claude-code-http.sh": _script(
+            "Start the server first: clerk-mcp serve --http", f"claude mcp add --transport http {CLIENT_KEY} {http['url']}"
+        ),
+    }
 
 
 def openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +202,10 @@ def check(directory: Path) -> list[str]:
     present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
     problems += [f"extra: {rel}" for rel in sorted(present - files.keys() - VENDORED)]
     return problems
+
+
+def _script(comment: str, command: str) -> str:
+    return f"#!/bin/sh\n# Add clerk-mcp to Claude Code. {comment}\n{command}\n"
 
 
 def _json(value: Any) -> str:

@@ -145,6 +145,13 @@ def test_package_and_command_in_the_registry_entry_and_client_snippets_are_the_r
     assert "claude mcp add --transport stdio clerk -- uvx clerk-mcp\n" in (MANIFESTS / "clients" / "claude-code.sh").read_text()
 
 
+def test_http_client_snippets_point_at_the_default_serve_http_endpoint():
+    url = "http://127.0.0.1:8000/mcp"
+    assert load("clients/vscode-mcp-http.json") == {"servers": {"clerk": {"type": "http", "url": url}}}
+    assert load("clients/cursor-mcp-http.json") == {"mcpServers": {"clerk": {"url": url}}}
+    assert f"claude mcp add --transport http clerk {url}\n" in (MANIFESTS / "clients" / "claude-code-http.sh").read_text()
+
+
 def test_openai_tools_have_the_function_calling_shape_and_strict_only_where_it_holds():
     tools = load("openai-tools.json")
     Draft202012Validator(OPENAI_TOOLS).validate(tools)
