@@ -100,16 +100,26 @@ class Gate:
             if not message.get("more_body"):
                 break
         status: list[int] = []
+        started = time.time()
+        logged = False
+
+        def log() -> None:
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.sandbox.requests.add(_log_entry(scope, body, status[0] if status else None, started))
 
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def record(message: Message) -> None:
+            # Log before the last byte leaves, so a client that got its response finds it in the log.
             if message["type"] == "http.response.start":
                 status.append(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()
             await send(message)
 
-        started = time.time()
         try:
             fault = self.sandbox.faults.take(scope["method"], scope["path"])
             if fault is not None and fault.latency_ms:
@@ -121,7 +131,7 @@ class Gate:
             else:
                 await self.app(scope, replay, record)
         finally:
-            self.sandbox.requests.add(_log_entry(scope, body, status[0] if status else None, started))
+            log()
 
     async def _fail(self, fault: harness.Fault, send: Send) -> None:
         if fault.drop:

@@ -384,8 +384,8 @@ class Store:
     def users_json(self, users: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
         """Render users with their identifications and external accounts, two queries in all."""
         ids = [u["id"] for u in users]
-        identifications = self._by_user("identifications", ids, "created_at, id")
-        accounts = self._by_user("external_accounts", ids, "created_at, id")
+        identifications = self._by_user("identifications", ids, "created_at, rowid")
+        accounts = self._by_user("external_accounts", ids, "created_at, rowid")
         return [render.user(u, identifications.get(u["id"], []), accounts.get(u["id"], [])) for u in users]
 
     def user_json(self, user_id: str) -> dict[str, Any]:
@@ -414,7 +414,7 @@ class Store:
         now = self.clock()
         tokens = []
         for account in self.rows(
-            "SELECT * FROM external_accounts WHERE user_id = ? AND provider = ? ORDER BY created_at, id", (user_id, provider)
+            "SELECT * FROM external_accounts WHERE user_id = ? AND provider = ? ORDER BY created_at, rowid", (user_id, provider)
         ):
             if account["token_expires_at"] is not None and account["token_expires_at"] <= now:
                 refreshed = {"token": "sandbox_oauth_" + secrets.token_urlsafe(24), "token_expires_at": now + 3_600_000}

@@ -1,0 +1,87 @@
+"""Clerk's official Python SDK, unchanged but for its server URL, drives all 15 operations over real HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from clerk_backend_api import Clerk, models
+
+from clerk_mcp.operations import OPERATIONS
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
+from clerk_mcp.sandbox.harness import Fault
+
+from .support import ALAN, BACKUP_CODES, JANE, JOHN, TOTP_SECRET, serving
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[tuple[Clerk, object]]:
+    app = create_app()
+    with serving(app) as url, Clerk(bearer_auth=SANDBOX_SECRET_KEY, server_url=f"{url}/v1") as clerk:
+        yield clerk, app
+
+
+def test_sdk_drives_every_operation(live) -> None:
+    clerk, app = live
+    users = clerk.users
+
+    listed = users.list(request={"email_address": ["jane@example.com", "john@example.com"], "order_by": "first_name"})
+    assert [u.first_name for u in listed] == ["Jane", "John"]
+    assert users.count(request={"banned": True}).total_count == 2
+    jane = users.get(user_id=JANE)
+    assert (jane.email_addresses[0].email_address, jane.username, jane.public_metadata) == ("jane@example.com", "janedoe", {"role": "admin", "plan": "pro"})
+
+    created = users.create(email_address=["sdk@example.com"], password="sdk-password-1", username="sdkuser",
+                           first_name="Sdk", private_metadata={"source": "sdk"})
+    assert created.id.startswith("user_") and created.password_enabled
+    assert users.update(user_id=created.id, last_name="Person").last_name == "Person"
+    merged = users.update_metadata(user_id=created.id, private_metadata={"source": None, "n": 1})
+    assert merged.private_metadata == {"n": 1}
+    with_image = users.set_profile_image(user_id=created.id, file={"file_name": "a.png", "content": b"\x89PNG", "content_type": "image/png"})
+    assert with_image.has_image
+    assert users.verify_password(user_id=created.id, password="sdk-password-1").verified is True
+
+    assert users.verify_totp(user_id=JOHN, code=pyotp.TOTP(TOTP_SECRET).now()).code_type == "totp"
+    assert users.verify_totp(user_id=JOHN, code=BACKUP_CODES[4]).code_type == "backup_code"
+    assert users.disable_mfa(user_id=JOHN).user_id == JOHN
+    assert users.get(user_id=JOHN).two_factor_enabled is False
+
+    tokens = users.get_o_auth_access_token(user_id=ALAN, provider="oauth_google")
+    assert [t.token for t in tokens] == ["sandbox_google_token_alan"]
+    memberships = users.get_organization_memberships(user_id=JANE, limit=1)
+    assert memberships.total_count == 2 and len(memberships.data) == 1
+
+    assert users.ban(user_id=created.id).banned is True
+    assert users.unban(user_id=created.id).banned is False
+    deleted = users.delete(user_id=created.id)
+    assert (deleted.id, deleted.deleted) == (created.id, True)
+
+    exercised = {(e["method"], e["path"]) for e in app.state.sandbox.requests.entries() if e["status"] == 200}
+    templates = {(op.method, op.path) for op in OPERATIONS}
+    assert len(templates) == 15
+    for method, template in templates:
+        pattern = "/v1" + template.replace("{user_id}", "[^/]+").replace("{provider}", "[^/]+")
+        assert any(m == method and re.fullmatch(pattern, p) for m, p in exercised), (method, template)
+
+
+def test_sdk_sees_clerk_errors(live) -> None:
+    clerk, _ = live
+    with pytest.raises(models.ClerkErrors) as raised:
+        clerk.users.get(user_id="user_missing")
+    assert raised.value.status_code == 404 and raised.value.data.errors[0].code == "resource_not_found"
+    with pytest.raises(models.ClerkErrors) as raised:
+        clerk.users.create(email_address=["jane@example.com"])
+    assert raised.value.status_code == 422 and raised.value.data.errors[0].code == "form_identifier_exists"
+    with pytest.raises(models.SDKError) as failed:  # the spec gives verify_password's 422 no body schema
+        clerk.users.verify_password(user_id=JANE, password="not-it-at-all")
+    assert failed.value.status_code == 422 and '"form_password_incorrect"' in failed.value.body
+
+
+def test_sdk_retries_an_injected_503(live) -> None:
+    clerk, app = live
+    app.state.sandbox.requests.clear()
+    app.state.sandbox.faults.add(Fault(path="/v1/users/count", status=503))
+    assert clerk.users.count().total_count >= 29
+    assert [e["status"] for e in app.state.sandbox.requests.entries()] == [503, 200]
