@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import stamina
 
@@ -32,13 +33,17 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When to try again. 429 is always safe to retry (Clerk did nothing); 5xx and dropped connections only
-    for operations that are idempotent and not POST, so a write that may have happened is never repeated."""
+    """When to try again. A request that never left (connect error) and a 429 (Clerk did nothing) are safe to
+    retry for any method; a 5xx, a timeout or a dropped connection only for operations that are idempotent and
+    not POST, so a write that may have happened is never repeated. A 429 asking for a longer wait than
+    `max_retry_after`, or than the deadline leaves, is returned at once rather than slept on. `deadline` bounds
+    the whole call, waits included."""
 
     attempts: int = 4
     deadline: float = 30.0
     wait_initial: float = 0.2
     wait_max: float = 5.0
+    wait_jitter: float = 0.5
     max_retry_after: float = 10.0
 
 
@@ -55,6 +60,7 @@ class ClerkClient:
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
         self.retry = retry
         self._http = httpx.AsyncClient(
             base_url=self.api_url + "/v1",
@@ -94,45 +100,55 @@ class ClerkClient:
     async def call(self, op: Operation, args: Args) -> Any:
         """Send `op` and return Clerk's JSON, retrying only where that is safe; raise an `UpstreamError`."""
         request = self.build_request(op, args)
-        retry_5xx = op.idempotent and op.method != "POST"
+        may_repeat = op.idempotent and op.method != "POST"
         policy = self.retry
+        give_up_at = anyio.current_time() + policy.deadline
 
         def should_retry(exc: Exception) -> bool | float:
             if isinstance(exc, ClerkAPIError) and exc.status == 429:
-                return min(exc.retry_after or policy.wait_initial, policy.max_retry_after)
+                if exc.retry_after is None:
+                    return True
+                fits = exc.retry_after <= policy.max_retry_after and anyio.current_time() + exc.retry_after < give_up_at
+                return exc.retry_after if fits else False
             if isinstance(exc, _NotSent):
                 return True
-            if isinstance(exc, ClerkAPIError) and exc.status >= 500 or isinstance(exc, UpstreamUnavailable):
-                return retry_5xx
+            if isinstance(exc, ClerkAPIError) and exc.status >= 500 or isinstance(exc, UpstreamUnavailable | UpstreamTimeout):
+                return may_repeat
             return False
 
         try:
-            async for attempt in stamina.retry_context(
-                on=should_retry,
-                attempts=policy.attempts,
-                timeout=policy.deadline,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-            ):
-                with attempt:
-                    return await self._send_once(request)
+            with anyio.fail_after(policy.deadline):
+                async for attempt in stamina.retry_context(
+                    on=should_retry,
+                    attempts=policy.attempts,
+                    timeout=None,  # the deadline above also interrupts an attempt or a wait in progress
+                    wait_initial=policy.wait_initial,
+                    wait_max=policy.wait_max,
+                    wait_jitter=policy.wait_jitter,
+                ):
+                    with attempt:
+                        return await self._send_once(request)
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.api_url} gave no usable answer within {policy.deadline:g} s (retries included)") from None
         except _NotSent as exc:
             raise UpstreamUnavailable(str(exc)) from None
         raise AssertionError("unreachable: retry_context either returns or raises")  # pragma: no cover
 
     async def _send_once(self, request: httpx.Request) -> Any:
+        """One attempt, bounded as a whole by `timeout` (httpx's own timeouts are per phase, and absent in-process)."""
         try:
-            response = await self._http.send(request, stream=True)
-            try:
-                body = await _read_capped(response)
-            finally:
-                await response.aclose()
+            with anyio.fail_after(self.timeout):
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await _read_capped(response)
+                finally:
+                    await response.aclose()
         except httpx.ConnectError:
             raise _NotSent(f"could not connect to {self.api_url}") from None
-        except httpx.TimeoutException as exc:
+        except (httpx.TimeoutException, TimeoutError) as exc:
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                 raise _NotSent(f"timed out connecting to {self.api_url}") from None
-            raise UpstreamTimeout(f"{self.api_url} did not answer in time") from None
+            raise UpstreamTimeout(f"{self.api_url} did not answer in time ({self.timeout:g} s)") from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"connection to {self.api_url} failed: {type(exc).__name__}") from None
         return _parse(response, body)

@@ -84,6 +84,7 @@ class ClerkAPIError(UpstreamError):
             "code": self.code,
             "errors": self.errors,
             "clerk_trace_id": self.trace_id,
+            **({"retry_after_seconds": round(self.retry_after)} if self.retry_after is not None else {}),
         }
 
 

@@ -171,7 +171,9 @@ async def test_429_that_persists(clerk: FakeClerk, server_factory):
         result = await client.call_tool("get_users_count", {})
     assert assert_clean_error(result) == "429 too_many_requests: Too many requests, retry later"
     assert result.structured_content["status"] == 429
-    assert len(clerk.requests) == 4
+    assert result.structured_content["retry_after_seconds"] == 3
+    # Retry-After (3 s) is longer than the deadline leaves (2 s): answered at once instead of slept on.
+    assert len(clerk.requests) == 1
 
 
 async def test_no_secret_in_any_error_output_or_log(clerk: FakeClerk, server_factory, caplog, capfd):
