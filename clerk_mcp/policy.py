@@ -27,7 +27,7 @@ from mcp_types import (
     ElicitResult,
     InputRequiredResult,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import PolicyRefusal
 from .models import Args
@@ -42,6 +42,9 @@ CONFIRM_KEY = "confirm"
 
 class Approval(BaseModel):
     """The form the human answers. Only `approve: true` inside an accepted answer approves."""
+
+    # Strict: "yes", "true" or 1 are not the boolean asked for, so they are not a yes.
+    model_config = ConfigDict(strict=True)
 
     approve: bool = Field(description="Yes, do this")
 
@@ -219,7 +222,14 @@ async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> In
     version = ctx.protocol_version
     if version is not None and version >= INPUT_REQUIRED_VERSION:
         return _confirm_input_required(ctx, question, approvals)
-    result = await ctx.elicit(question.message, Approval)
+    try:
+        result = await ctx.elicit(question.message, Approval)
+    except ValueError:
+        # The SDK raises when an accepted answer has no content or not the form asked for: not a yes.
+        raise PolicyRefusal(
+            "The confirmation answer did not have the form asked for, so it counts as declined; nothing was sent to Clerk.",
+            decision="declined",
+        ) from None
     _accept_or_refuse(result.action, getattr(getattr(result, "data", None), "approve", False))
     return None
 
@@ -234,12 +244,13 @@ def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprov
         )
         new_state = json.dumps({"nonce": secrets.token_urlsafe(16), "q": question.digest})
         return InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=new_state)
+    # Any answer spends the question's nonce: a declined or cancelled state cannot be re-sent as a yes.
+    if not approvals.claim(str(state.get("nonce"))):
+        raise PolicyRefusal("This confirmation was already used; nothing was sent. Ask again.", decision="replayed")
     if not isinstance(answer, ElicitResult):
         raise PolicyRefusal("The confirmation answer was not an elicitation result; nothing was sent.", decision="declined")
     approve = isinstance(answer.content, dict) and answer.content.get("approve") is True
     _accept_or_refuse(answer.action, approve)
-    if not approvals.claim(str(state.get("nonce"))):
-        raise PolicyRefusal("This confirmation was already used; nothing was sent. Ask again.", decision="replayed")
     return None
 
 

@@ -314,3 +314,58 @@ def spec_arguments(op: Operation, *, required_only: bool = False) -> dict[str, A
             if not required_only or name in required:
                 args[name] = sample_value(name, prop)
     return args
+
+
+# --- the sandbox emulator, reached in-process over HTTP ------------------------------------------------------
+
+
+class Sandbox:
+    """The Clerk emulator behind an `httpx.ASGITransport`: servers talk to it, tests read its request log."""
+
+    def __init__(self) -> None:
+        from clerk_mcp.sandbox import create_app
+
+        self.app = create_app(secret_key=SECRET_KEY, seed=True)
+        self.transport = httpx.ASGITransport(app=self.app)
+
+    def server(self, **settings: Any) -> ClerkMCPServer:
+        values: dict[str, Any] = {"secret_key": SECRET_KEY, "api_url": "http://sandbox.test", "retry_deadline": 2.0, **settings}
+        return build_server(Settings(**values), transport=self.transport)
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self.transport, base_url="http://sandbox.test", headers={"Authorization": f"Bearer {SECRET_KEY}"}
+        )
+
+    async def log(self) -> list[dict[str, Any]]:
+        """Every /v1 request the emulator received, through its harness endpoint."""
+        async with self.http() as http:
+            response = await http.get("/_sandbox/requests")
+            response.raise_for_status()
+            return response.json()
+
+    async def sent(self) -> list[tuple[str, str]]:
+        return [(e["method"], e["path"]) for e in await self.log()]
+
+    async def writes(self) -> list[tuple[str, str]]:
+        return [s for s in await self.sent() if s[0] != "GET"]
+
+    async def clear_log(self) -> None:
+        async with self.http() as http:
+            (await http.delete("/_sandbox/requests")).raise_for_status()
+
+    async def users(self, **query: Any) -> list[dict[str, Any]]:
+        """Users straight from the emulator (these requests are logged too: clear the log after set-up)."""
+        async with self.http() as http:
+            response = await http.get("/v1/users", params={"limit": 50, **query})
+            response.raise_for_status()
+        return response.json()
+
+    async def get_user(self, user_id: str) -> httpx.Response:
+        async with self.http() as http:
+            return await http.get(f"/v1/users/{user_id}")
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox()
