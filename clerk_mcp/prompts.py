@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver.prompts.base import Prompt
-from pydantic import Field
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+from pydantic import Field, ValidationError
 
 from .operations import BY_NAME
 
@@ -169,8 +171,28 @@ def export_user_data(who: Who) -> str:
     )
 
 
+class Procedure(Prompt):
+    """A prompt whose argument errors reach the client as invalid-params errors saying what is wrong.
+
+    (The framework reports them as a bare "Internal server error".)
+    """
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        try:
+            return await super().render(arguments, context)
+        except ValueError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in cause.errors(include_url=False)]
+            elif cause is None:  # missing required arguments
+                problems = [str(exc)]
+            else:
+                raise
+            raise MCPError(code=INVALID_PARAMS, message=f"{self.name}: {'; '.join(problems)}") from None
+
+
 def register_prompts(server: ClerkMCPServer) -> None:
     """Add every workflow whose needed tools the server's policy lets the model use."""
     for item in WORKFLOWS:
         if all(server.policy.hidden_reason(BY_NAME[name]) is None for name in item.needs):
-            server.add_prompt(Prompt.from_function(item.fn, title=item.title, description=item.fn.__doc__))
+            server.add_prompt(Procedure.from_function(item.fn, title=item.title, description=item.fn.__doc__))
