@@ -88,7 +88,8 @@ class ClerkMCPServer(MCPServer):
             args = _validate(op, arguments)
             outcome = await self._run(op, args, context, record)
         except ClerkMCPError as exc:
-            record.setdefault("decision", exc.decision if isinstance(exc, PolicyRefusal) else "allowed")
+            # A refusal overrides the provisional "allowed" set before confirmation was asked.
+            record["decision"] = exc.decision if isinstance(exc, PolicyRefusal) else record.get("decision", "allowed")
             record["outcome"] = exc.kind
             if isinstance(exc, ClerkAPIError):
                 record.update(status=exc.status, code=exc.code, clerk_trace_id=exc.trace_id)

@@ -1,0 +1,142 @@
+"""The audit log: one valid JSON line per tool call, whatever the concurrency, and no secret in it — nor on stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+
+import anyio
+import httpx
+import pytest
+from mcp.client import Client
+
+from conftest import APPROVE, OAUTH_TOKEN_VALUE, SECRET_KEY, USER_ID, FakeClerk, answering, make_server
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "Sup3r-Secret-Passw0rd!"
+TOTP_CODE = "918273"
+BACKUP_CODE = "bkp-7f3a9c1e"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPSECRET"
+DIGEST = "$2a$10$abcdefghijklmnopqrstuvDIGESTvalue"
+SECRETS = [PASSWORD, TOTP_CODE, BACKUP_CODE, TOTP_SECRET, DIGEST, SECRET_KEY, OAUTH_TOKEN_VALUE]
+
+
+def read_audit(path) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]  # every line is one valid JSON object
+
+
+async def test_concurrent_calls_give_one_valid_line_each(clerk: FakeClerk, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    n = 50
+    calls = [
+        ("get_user", {"user_id": f"user_{i:04d}"}) if i % 3 == 0
+        else ("get_user_list", {"limit": 1 + i}) if i % 3 == 1
+        else ("get_user", {"user_id": "bad/id"})  # fails validation, still audited
+        for i in range(n)
+    ]  # fmt: skip
+    async with Client(make_server(clerk, audit_log=audit)) as client:
+        async with anyio.create_task_group() as tg:
+            for tool, arguments in calls:
+                tg.start_soon(client.call_tool, tool, arguments)
+    records = read_audit(audit)
+    assert len(records) == n
+    for record in records:
+        assert {"time", "tool", "arguments", "decision", "outcome", "duration_ms"} <= set(record)
+        assert isinstance(record["duration_ms"], (int, float)) and record["duration_ms"] >= 0
+    assert sorted(r["tool"] for r in records) == sorted(t for t, _ in calls)
+    assert sum(r["outcome"] == "ok" for r in records) == len(clerk.requests) == n - n // 3
+    assert sum(r["outcome"] == "invalid_arguments" for r in records) == n // 3
+    targets = {r.get("target") for r in records if r["tool"] == "get_user" and r["outcome"] == "ok"}
+    assert targets == {f"user_{i:04d}" for i in range(0, n, 3)}
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+
+
+async def test_audit_appends_across_servers(clerk: FakeClerk, tmp_path):
+    audit = tmp_path / "nested" / "audit.jsonl"
+    for _ in range(2):
+        async with Client(make_server(clerk, audit_log=audit)) as client:
+            await client.call_tool("get_users_count", {})
+    assert [r["tool"] for r in read_audit(audit)] == ["get_users_count", "get_users_count"]
+
+
+async def test_decisions_and_outcomes(clerk: FakeClerk, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    clerk.override(
+        "GET", "/v1/users/user_missing",
+        httpx.Response(404, json={"errors": [{"message": "nf", "long_message": "User not found", "code": "resource_not_found"}], "clerk_trace_id": "tr_9"}),
+    )  # fmt: skip
+    async with Client(make_server(clerk, audit_log=audit, verify_attempts=1, deny_tools=["disable_mfa"]),
+                      elicitation_callback=answering("accept", APPROVE)) as client:  # fmt: skip
+        await client.call_tool("get_user", {"user_id": "user_missing"})
+        await client.call_tool("ban_user", {"user_id": USER_ID})
+        await client.call_tool("verify_password", {"user_id": USER_ID, "password": PASSWORD})
+        await client.call_tool("verify_password", {"user_id": USER_ID, "password": PASSWORD})
+        await client.call_tool("disable_mfa", {"user_id": USER_ID})
+    async with Client(make_server(clerk, audit_log=audit), elicitation_callback=answering("decline")) as client:
+        await client.call_tool("delete_user", {"user_id": USER_ID})
+    async with Client(make_server(clerk, audit_log=audit)) as client:  # cannot elicit
+        await client.call_tool("delete_user", {"user_id": USER_ID})
+    records = read_audit(audit)
+    summary = [(r["tool"], r["decision"], r["outcome"]) for r in records]
+    assert summary == [
+        ("get_user", "allowed", "clerk_api_error"),
+        ("ban_user", "confirmed", "ok"),
+        ("verify_password", "allowed", "ok"),
+        ("verify_password", "over_budget", "refused"),
+        ("disable_mfa", "hidden", "refused"),
+        ("delete_user", "declined", "refused"),
+        ("delete_user", "refused", "refused"),
+    ]
+    assert (records[0]["status"], records[0]["code"], records[0]["clerk_trace_id"]) == (404, "resource_not_found", "tr_9")
+    assert records[1]["target"] == USER_ID
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_no_secret_in_audit_or_stderr(clerk: FakeClerk, tmp_path, caplog, capfd, mode):
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "mcp", "clerk_mcp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    audit = tmp_path / "audit.jsonl"
+    wrong = httpx.Response(422, json={"errors": [{"message": "wrong", "long_message": "Incorrect code", "code": "invalid"}]})
+    calls = [
+        ("verify_password", {"user_id": USER_ID, "password": PASSWORD}),
+        ("verify_totp", {"user_id": USER_ID, "code": TOTP_CODE}),
+        ("verify_totp", {"user_id": USER_ID, "code": BACKUP_CODE}),
+        ("create_user", {"first_name": "A", "password": PASSWORD, "totp_secret": TOTP_SECRET, "backup_codes": [BACKUP_CODE]}),
+        ("create_user", {"password_digest": DIGEST, "password_hasher": "bcrypt"}),
+        ("update_user", {"user_id": USER_ID, "password": PASSWORD, "sign_out_of_other_sessions": True}),
+        ("update_user", {"user_id": USER_ID, "totp_secret": TOTP_SECRET, "backup_codes": [BACKUP_CODE]}),
+        ("get_o_auth_access_token", {"user_id": USER_ID, "provider": "oauth_google"}),
+        # Invalid calls carrying secrets are audited too, still redacted.
+        ("verify_password", {"user_id": "bad/id", "password": PASSWORD}),
+        ("verify_totp", {"user_id": USER_ID, "code": TOTP_CODE, "force": True}),
+        ("no_such_tool", {"password": PASSWORD}),
+    ]
+    results = []
+    async with Client(make_server(clerk, audit_log=audit, verify_attempts=100), mode=mode,
+                      elicitation_callback=answering("accept", APPROVE)) as client:  # fmt: skip
+        for tool, arguments in calls:
+            results.append(await client.call_tool(tool, arguments))
+        clerk.fail = wrong  # and once more, with Clerk refusing
+        for tool, arguments in calls[:3]:
+            results.append(await client.call_tool(tool, arguments))
+    # The OAuth token does reach the caller who confirmed; nothing else does.
+    assert OAUTH_TOKEN_VALUE in json.dumps(results[7].structured_content)
+    records = read_audit(audit)
+    assert len(records) == len(calls) + 3
+    audit_text = audit.read_text(encoding="utf-8")
+    captured = capfd.readouterr()
+    for secret in SECRETS:
+        assert secret not in audit_text, secret
+        assert secret not in captured.err and secret not in captured.out, secret
+        assert secret not in caplog.text, secret
+    # Redacted, not dropped: the audit still says which secret-bearing fields were given.
+    assert records[0]["arguments"] == {"user_id": USER_ID, "password": "***"}
+    assert records[3]["arguments"]["backup_codes"] == "***" and records[3]["arguments"]["first_name"] == "A"
+    for result in results:
+        text = "".join(getattr(c, "text", "") for c in result.content)
+        for secret in (PASSWORD, TOTP_CODE, BACKUP_CODE, TOTP_SECRET, DIGEST, SECRET_KEY):
+            assert secret not in text
