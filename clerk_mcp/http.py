@@ -194,6 +194,7 @@ def serve_http(settings: Settings) -> None:
         sock.bind((settings.host, settings.port))
     except OSError as exc:
         raise ValueError(f"cannot bind {settings.host}:{settings.port}: {exc.strerror}") from None
+    sock.listen(2048)  # connections queue from now on, so the address printed below is usable at once
     port = sock.getsockname()[1]
     shown = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     print(
@@ -208,6 +209,6 @@ def serve_http(settings: Settings) -> None:
         try:
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
-            await server.client.aclose()
+            await server.aclose()
 
     anyio.run(run)

@@ -46,7 +46,7 @@ OrderBy = Annotated[
 class Args(BaseModel):
     """Base of every tool's arguments: unknown fields are an error, never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, defer_build=True)
 
 
 class UserPath(Args):

@@ -1,7 +1,11 @@
 """The MCP server: tools derived from the operation table, every call through the policy, then the adapter.
 
 `ClerkMCPServer` keeps `MCPServer`'s transports, prompts and resources but serves tools itself, from
-`OPERATIONS`: one definition per operation built once at start-up, one call path for all of them.
+`OPERATIONS`: one definition per operation built once, one call path for all of them.
+
+Start-up does only what `initialize` needs. The tool definitions are built on the first `tools/list`
+and the Clerk client (the HTTP stack, and in sandbox mode the emulator and its demo data) on the
+first call: the client's first message never waits for them (benchmarks/cold_start.py).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
@@ -19,7 +25,6 @@ from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from . import __version__
-from .adapter import ClerkClient, RetryPolicy
 from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs
 from .operations import BY_NAME, Effect, Operation, compact_schema
@@ -28,6 +33,9 @@ from .prompts import register_prompts
 from .resources import register_resources
 from .settings import ConfirmMode, Settings
 from .views import shape_result
+
+if TYPE_CHECKING:
+    from .adapter import ClerkClient
 
 SANDBOX_NOTICE = "clerk-mcp: sandbox mode — no CLERK_SECRET_KEY set, using the built-in Clerk emulator; no real users are affected."
 
@@ -53,7 +61,7 @@ def tool_definition(op: Operation) -> MCPTool:
 
 
 class ClerkMCPServer(MCPServer):
-    def __init__(self, settings: Settings, client: ClerkClient, *, instructions: str) -> None:
+    def __init__(self, settings: Settings, connect: Callable[[], ClerkClient], *, instructions: str) -> None:
         # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS).
         keys = [key.get_secret_value() for key in settings.state_keys]
         super().__init__(
@@ -62,14 +70,26 @@ class ClerkMCPServer(MCPServer):
         )
         # Not `self.settings`: MCPServer keeps its own transport settings (auth, debug, log level) there.
         self.config = settings
-        self.client = client
+        self._connect = connect
         self.policy = Policy(settings)
         self.budget = AttemptBudget(settings.verify_attempts, settings.verify_window)
         self.approvals = SpentApprovals()
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
-        self.tool_definitions = {op.name: tool_definition(op) for op in self.policy.visible}
         register_prompts(self)
         register_resources(self)
+
+    @cached_property
+    def tool_definitions(self) -> dict[str, MCPTool]:
+        return {op.name: tool_definition(op) for op in self.policy.visible}
+
+    @cached_property
+    def client(self) -> ClerkClient:
+        return self._connect()
+
+    async def aclose(self) -> None:
+        """Close the Clerk client's connections, if a call ever opened them."""
+        if "client" in self.__dict__:
+            await self.client.aclose()
 
     async def list_tools(self) -> list[MCPTool]:
         return list(self.tool_definitions.values())
@@ -168,22 +188,24 @@ def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer
     """The server for `settings`: Clerk itself when a secret key is set, else the embedded sandbox."""
     # httpx logs every request URL at INFO; URLs carry user ids and emails, which are not for the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    retry = RetryPolicy(deadline=settings.retry_deadline)
     if settings.sandbox and transport is None:
-        import httpx
-
-        from .sandbox import SANDBOX_SECRET_KEY, create_app
-
-        app = create_app(db_path=str(settings.sandbox_db) if settings.sandbox_db else None)
-        client = ClerkClient(
-            SANDBOX_SECRET_KEY, api_url="http://sandbox.invalid", transport=httpx.ASGITransport(app=app),
-            timeout=settings.timeout, retry=retry,
-        )
         print(SANDBOX_NOTICE, file=sys.stderr)
-    else:
+
+    def connect() -> ClerkClient:
+        from .adapter import ClerkClient, RetryPolicy
+
+        options: dict[str, Any] = {"timeout": settings.timeout, "retry": RetryPolicy(deadline=settings.retry_deadline)}
+        if settings.sandbox and transport is None:
+            import httpx
+
+            from .sandbox import SANDBOX_SECRET_KEY, create_app
+
+            app = create_app(db_path=str(settings.sandbox_db) if settings.sandbox_db else None)
+            return ClerkClient(SANDBOX_SECRET_KEY, api_url="http://sandbox.invalid", transport=httpx.ASGITransport(app=app), **options)
         key = settings.secret_key.get_secret_value() if settings.secret_key else "sk_test_sandbox"
-        client = ClerkClient(key, api_url=settings.api_url, transport=transport, timeout=settings.timeout, retry=retry)
-    return ClerkMCPServer(settings, client, instructions=f"{INSTRUCTIONS} {BACKEND_NOTES[settings.backend_kind]}")
+        return ClerkClient(key, api_url=settings.api_url, transport=transport, **options)
+
+    return ClerkMCPServer(settings, connect, instructions=f"{INSTRUCTIONS} {BACKEND_NOTES[settings.backend_kind]}")
 
 
 BACKEND_NOTES = {
