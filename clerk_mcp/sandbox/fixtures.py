@@ -77,7 +77,7 @@ def add_user(store: Store, user: dict[str, Any]) -> str:
     for key, kind in _IDENTIFICATIONS:
         for item in user.get(key, []):
             item = {kind: item} if isinstance(item, str) else item
-            value = item[kind].lower() if kind == "email_address" else item[kind]
+            value = item[kind] if kind == "phone_number" else item[kind].lower()
             idents.append({
                 "id": item.get("id") or new_id("idn"), "user_id": user_id, "type": kind, "value": value,
                 "reserved": int(item.get("reserved", False)), "second_factor": int(item.get("second_factor", False)),

@@ -1,0 +1,110 @@
+"""Sandbox at scale: load N users, then time filtered + ordered list queries through the ASGI app.
+
+    python benchmarks/sandbox_scale.py               # 100,000 users (budget: median <= 20 ms per list query)
+    python benchmarks/sandbox_scale.py --users 1000  # smoke run for CI
+
+Each query is timed over --rounds requests through `httpx.AsyncClient(transport=ASGITransport(app))`;
+the medians are printed beside a baseline (GET one user by id, same run) and the process exits 1 when
+a list query's median exceeds the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+
+import httpx
+
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
+from clerk_mcp.sandbox.store import Store
+
+BUDGET_MS = 20.0
+FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "John", "Radia", "Tim"]
+LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson", "Allen", "Smith"]
+BASE = 1_600_000_000_000
+
+
+def load(store: Store, n: int) -> None:
+    """Bulk-insert n users with an email each, some phones, bans and organization memberships."""
+    orgs = [{"id": f"org_bench{i:022d}", "name": f"Org {i}", "slug": f"org-{i}", "created_at": BASE, "updated_at": BASE} for i in range(10)]
+    users, idents, members = [], [], []
+    for i in range(n):
+        user_id, email_id, created = f"user_bench{i:022d}", f"idn_benchmail{i:018d}", BASE + i * 60_000
+        users.append({
+            "id": user_id, "first_name": FIRST[i % len(FIRST)], "last_name": LAST[(i // 7) % len(LAST)],
+            "username": f"user{i}", "email_address": f"user{i}@example.com", "primary_email_address_id": email_id,
+            "banned": int(i % 50 == 0), "last_sign_in_at": created + (i * 7919 % 1000) * 3_600_000,
+            "last_active_at": created + (i * 7919 % 1000) * 3_600_000, "created_at": created, "updated_at": created,
+        })
+        idents.append({"id": email_id, "user_id": user_id, "type": "email_address", "value": f"user{i}@example.com",
+                       "created_at": created, "updated_at": created})
+        if i % 3 == 0:
+            members.append({"id": f"orgmem_bench{i:020d}", "organization_id": orgs[i % 10]["id"], "user_id": user_id,
+                            "role": "org:member", "role_name": "Member", "created_at": created, "updated_at": created})
+    with store.atomic():
+        for table, rows in (("organizations", orgs), ("users", users), ("identifications", idents), ("memberships", members)):
+            store.insert_many(table, rows)
+    store.db.execute("ANALYZE")
+
+
+def queries(n: int) -> dict[str, tuple[str, dict[str, object]]]:
+    middle = BASE + (n // 2) * 60_000
+    return {
+        "baseline: get one user": (f"/v1/users/user_bench{n // 2:022d}", {}),
+        "not banned, newest first": ("/v1/users", {"banned": "false", "order_by": "-created_at", "limit": 20}),
+        "created after X, by first_name": ("/v1/users", {"created_at_after": middle, "order_by": "first_name", "limit": 20}),
+        "in an org, by last sign-in": ("/v1/users", {"organization_id": "org_bench0000000000000000000003", "order_by": "-last_sign_in_at", "limit": 20}),
+        "exact email addresses": ("/v1/users", {"email_address": [f"user{i}@example.com" for i in range(0, n, max(1, n // 20))]}),
+        "email substring, by username": ("/v1/users", {"email_address_query": "user123", "order_by": "username", "limit": 20}),
+        "free-text query, newest first": ("/v1/users", {"query": "grace hop", "limit": 20}),
+        "name substring, by last_name": ("/v1/users", {"name_query": "ada lov", "order_by": "-last_name", "limit": 20}),
+        "cursor page, oldest first": ("/v1/users", {"order_by": "+created_at", "starting_after": f"user_bench{n // 3:022d}", "limit": 100}),
+        "count banned": ("/v1/users/count", {"banned": "true"}),
+    }
+
+
+async def measure(app: object, n: int, rounds: int) -> dict[str, float]:
+    transport = httpx.ASGITransport(app=app)
+    medians = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox", headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}) as client:
+        for name, (path, params) in queries(n).items():
+            timings = []
+            for _ in range(rounds + 1):
+                started = time.perf_counter()
+                response = await client.get(path, params=params)
+                timings.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+            medians[name] = statistics.median(timings[1:])  # the first request warms caches
+    return medians
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+
+    app = create_app(seed=False)
+    started = time.perf_counter()
+    load(app.state.sandbox.store, args.users)
+    load_s = time.perf_counter() - started
+    medians = asyncio.run(measure(app, args.users, args.rounds))
+    baseline = medians["baseline: get one user"]
+    over = [name for name, ms in medians.items() if not name.startswith("baseline") and ms > BUDGET_MS]
+    if args.json:
+        print(json.dumps({"users": args.users, "load_s": load_s, "median_ms": medians, "budget_ms": BUDGET_MS, "over_budget": over}))
+    else:
+        print(f"{args.users:,} users loaded in {load_s:.1f} s; median of {args.rounds} requests each (budget {BUDGET_MS:.0f} ms):")
+        for name, ms in medians.items():
+            print(f"  {name:34s} {ms:7.2f} ms  {ms / baseline:5.1f}x baseline")
+        print("over budget: " + (", ".join(over) if over else "none"))
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
