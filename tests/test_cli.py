@@ -1,0 +1,139 @@
+"""The `clerk-mcp` command, run as a subprocess with no CLERK_SECRET_KEY: it uses the embedded sandbox.
+
+Exit codes: 0 success, 1 the tool returned an error, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mcp.client import Client
+
+from clerk_mcp import __version__
+from clerk_mcp.operations import OPERATIONS
+from clerk_mcp.server import build_server
+from clerk_mcp.settings import Settings
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("clerk-mcp")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    return {**env, **extra}
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "clerk_mcp.cli", *args], capture_output=True, text=True, timeout=60, env=clean_env(**env),
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_version():
+    exe = str(CONSOLE_SCRIPT) if CONSOLE_SCRIPT.exists() else shutil.which("clerk-mcp")
+    assert exe, "the clerk-mcp console script is installed"
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"clerk-mcp {__version__}"
+
+
+@pytest.mark.anyio
+async def test_tools_json_is_exactly_the_tools_array_of_tools_list(monkeypatch):
+    proc = cli("tools", "--json")
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)  # stdout is the JSON and nothing else
+    for name in [k for k in os.environ if k.startswith("CLERK_")]:
+        monkeypatch.delenv(name)
+    async with Client(build_server(Settings())) as client:
+        listed = (await client.list_tools()).tools
+    assert printed == [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed]
+    assert [t["name"] for t in printed] == [op.name for op in OPERATIONS]
+    assert "sandbox" in proc.stderr  # the notice goes to stderr, never stdout
+
+
+def test_tools_plain_lists_every_tool_and_honours_read_only():
+    proc = cli("tools", "--read-only")
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
+    assert names == [op.name for op in OPERATIONS if op.effect.value == "read"]
+
+
+def test_call_prints_the_result_as_json():
+    proc = cli("call", "get_user_list", '{"limit": 2}')
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert len(result["data"]) == 2
+    assert all(u["id"].startswith("user_") for u in result["data"])
+    assert result["next_starting_after"] == result["data"][-1]["id"]
+
+
+@pytest.mark.parametrize("arguments", ['{"limit": 2', "not json", "[1, 2]", '"a string"'])
+def test_bad_json_arguments_are_usage_errors(arguments):
+    proc = cli("call", "get_user_list", arguments)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.strip().startswith("clerk-mcp:") or "JSON" in proc.stderr
+
+
+def test_usage_errors_exit_2():
+    assert cli("frobnicate").returncode == 2
+    assert cli("call").returncode == 2
+
+
+def test_tool_errors_exit_1_with_the_error_as_json():
+    missing = cli("call", "get_user", '{"user_id": "user_doesnotexist000000000000000"}')
+    assert missing.returncode == 1
+    error = json.loads(missing.stdout)
+    assert error["status"] == 404 and error["code"] == "resource_not_found"
+    invalid = cli("call", "get_user_list", '{"limit": 0, "force": true}')
+    assert invalid.returncode == 1
+    assert json.loads(invalid.stdout)["error"] == "invalid_arguments"
+
+
+# cli.py passes `confirm` twice to load_settings when --yes is given (TypeError); strict, so a fix flips this.
+YES_BUG = pytest.mark.xfail(strict=True, raises=AssertionError, reason="clerk-mcp call --yes crashes: confirm passed twice")
+
+
+def test_confirm_tool_is_refused_without_a_terminal(tmp_path):
+    db = str(tmp_path / "sandbox.db")
+    listed = json.loads(cli("call", "get_user_list", '{"limit": 1}', "--sandbox-db", db).stdout)
+    args = json.dumps({"user_id": listed["data"][0]["id"]})
+    refused = cli("call", "delete_user", args, "--sandbox-db", db)
+    assert refused.returncode == 1
+    assert "confirmation" in json.loads(refused.stdout)["message"]
+    assert cli("call", "get_user", args, "--sandbox-db", db).returncode == 0  # still there
+
+
+@YES_BUG
+def test_confirm_tool_runs_with_yes(tmp_path):
+    db = str(tmp_path / "sandbox.db")
+    listed = json.loads(cli("call", "get_user_list", '{"limit": 1}', "--sandbox-db", db).stdout)
+    args = json.dumps({"user_id": listed["data"][0]["id"]})
+    deleted = cli("call", "delete_user", args, "--sandbox-db", db, "--yes")
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    assert json.loads(deleted.stdout)["deleted"] is True
+    gone = cli("call", "get_user", args, "--sandbox-db", db)
+    assert gone.returncode == 1 and json.loads(gone.stdout)["status"] == 404
+
+
+def test_call_honours_policy_flags():
+    proc = cli("call", "delete_user", '{"user_id": "user_x"}', "--read-only")
+    assert proc.returncode == 1
+    assert "read-only" in json.loads(proc.stdout)["message"]
+    bad = cli("call", "get_user_list", "{}", "--deny-tools", "no_such_tool")
+    assert bad.returncode == 2 and "no_such_tool" in bad.stderr
+
+
+@YES_BUG
+def test_yes_does_not_bypass_read_only():
+    proc = cli("call", "delete_user", '{"user_id": "user_x"}', "--read-only", "--yes")
+    assert proc.returncode == 1
+    assert "read-only" in json.loads(proc.stdout)["message"]
