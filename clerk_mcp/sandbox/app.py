@@ -26,7 +26,6 @@ from .errors import ClerkError, error_body
 from .handlers import HANDLERS, Call, json_body, replace_user_metadata
 from .store import Store
 
-
 _STATUS_CODES = {429: "too_many_requests", 500: "internal_clerk_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
 
 

@@ -16,7 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from . import credentials
-from .errors import ClerkError, identifier_exists, param_format, param_missing, param_unknown, param_value
+from .errors import (
+    ClerkError,
+    identifier_exists,
+    param_format,
+    param_missing,
+    param_unknown,
+    param_value,
+)
 from .store import ORDER_COLUMNS, USER_FILTERS, Store, new_id
 
 
@@ -204,7 +211,7 @@ def _identifications(store: Store, body: dict[str, Any], now: int) -> list[dict[
         statuses = (body.get(status_field) if status_field else None) or ["verified"] * len(values)
         if len(statuses) != len(values):
             raise param_value(status_field or kind, f"must have exactly one item per {kind}.")
-        for value, status in zip(values, statuses):
+        for value, status in zip(values, statuses, strict=True):
             if not pattern.match(value):
                 raise param_format(kind, f"a valid {kind.replace('_', ' ')}")
             if status not in ("verified", "reserved"):

@@ -7,7 +7,16 @@ from starlette.testclient import TestClient
 
 from clerk_mcp.sandbox.store import USER_FILTERS
 
-from .support import ACME, ALAN, INITECH, JANE, JOHN, MALLORY, SEED_USERS, assert_clerk_error
+from .support import (
+    ACME,
+    ALAN,
+    INITECH,
+    JANE,
+    JOHN,
+    MALLORY,
+    SEED_USERS,
+    assert_clerk_error,
+)
 
 GRACE = "user_wgFlmjOYeqLvrZ7sPDStU3iZA5q"
 TRUDY = "user_fHKtpFyMD0RHU9xuXRxLXU8uHwv"

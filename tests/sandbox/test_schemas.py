@@ -13,7 +13,16 @@ from starlette.testclient import TestClient
 from clerk_mcp.operations import OPERATIONS
 from clerk_mcp.sandbox import handlers
 
-from .support import ALAN, JANE, JOHN, TOTP_SECRET, response_schema, spec, validate, validate_response
+from .support import (
+    ALAN,
+    JANE,
+    JOHN,
+    TOTP_SECRET,
+    response_schema,
+    spec,
+    validate,
+    validate_response,
+)
 
 CLERK_ERRORS = {"$ref": "#/components/schemas/ClerkErrors"}
 
@@ -44,7 +53,7 @@ SCENARIOS: dict[str, Callable[[TestClient], list[httpx.Response]]] = {
     "set_user_profile_image": lambda c: [c.post(f"/v1/users/{JANE}/profile_image", files={"file": ("a.png", b"\x89PNG", "image/png")}),
                                          c.post(f"/v1/users/{JANE}/profile_image", files={"other": ("a.png", b"x", "image/png")})],
     "get_o_auth_access_token": lambda c: [c.get(f"/v1/users/{ALAN}/oauth_access_tokens/oauth_github"),
-                                          c.get(f"/v1/users/user_missing/oauth_access_tokens/oauth_github")],
+                                          c.get("/v1/users/user_missing/oauth_access_tokens/oauth_github")],
     "users_get_organization_memberships": lambda c: [c.get(f"/v1/users/{JANE}/organization_memberships", params={"limit": 1})],
 }
 
