@@ -7,6 +7,7 @@ handler up by name, so a new operation needs a table row and a handler, nothing 
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import Any
@@ -226,6 +227,10 @@ def serve(
     """Serve the sandbox over HTTP until interrupted (`clerk-mcp emulator`)."""
     import uvicorn
 
+    # A dropped connection is a requested fault, not a crash: keep its traceback out of the log.
+    logging.getLogger("uvicorn.error").addFilter(
+        lambda record: not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+    )
     app = create_app(secret_key=secret_key, db_path=db_path, seed=seed)
     print(f"Clerk sandbox listening on http://{host}:{port} (secret key: {secret_key})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
