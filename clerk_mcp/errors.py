@@ -74,7 +74,9 @@ class ClerkAPIError(UpstreamError):
         self.trace_id = trace_id
         first = errors[0] if errors else {}
         self.code = str(first.get("code") or "http_error")
-        self.message = str(first.get("long_message") or first.get("message") or f"HTTP {status}")
+        message = str(first.get("long_message") or first.get("message") or f"HTTP {status}")
+        # The summary is one line whatever Clerk sent; `errors` keeps Clerk's text as it was.
+        self.message = " ".join(message.split()) or f"HTTP {status}"
         super().__init__(f"{status} {self.code}: {self.message}")
 
     def details(self) -> dict[str, Any]:

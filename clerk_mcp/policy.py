@@ -273,8 +273,17 @@ def _accept_or_refuse(action: str, approve: bool) -> None:
 
 
 def redact_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as they may appear in a log: secrets replaced by a marker."""
-    return {k: ("***" if k in SECRET_ARGS and v is not None else v) for k, v in args.items()}
+    """Arguments as they may appear in a log: secrets replaced by a marker, at any depth (an invalid call may
+    carry a password inside an unknown argument)."""
+    return _redact(args)
+
+
+def _redact(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: ("***" if k in SECRET_ARGS and v is not None else _redact(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_redact(v) for v in node]
+    return node
 
 
 class AuditLog:

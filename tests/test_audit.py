@@ -140,3 +140,18 @@ async def test_no_secret_in_audit_or_stderr(clerk: FakeClerk, tmp_path, caplog, 
         text = "".join(getattr(c, "text", "") for c in result.content)
         for secret in (PASSWORD, TOTP_CODE, BACKUP_CODE, TOTP_SECRET, DIGEST, SECRET_KEY):
             assert secret not in text
+
+
+async def test_secrets_nested_in_unexpected_places_are_redacted_too(clerk: FakeClerk, tmp_path, capfd):
+    audit = tmp_path / "audit.jsonl"
+    async with Client(make_server(clerk, audit_log=audit)) as client:
+        await client.call_tool("verify_password", {"user_id": USER_ID, "options": {"password": PASSWORD}})
+        await client.call_tool("create_user", {"first_name": "A", "extra": [{"code": TOTP_CODE, "backup_codes": [BACKUP_CODE]}]})
+        await client.call_tool("no_such_tool", {"nested": {"deeper": {"totp_secret": TOTP_SECRET}}})
+    text = audit.read_text(encoding="utf-8")
+    assert len(text.splitlines()) == 3
+    for secret in (PASSWORD, TOTP_CODE, BACKUP_CODE, TOTP_SECRET):
+        assert secret not in text
+    assert secret not in capfd.readouterr().err
+    assert json.loads(text.splitlines()[0])["arguments"] == {"user_id": USER_ID, "options": {"password": "***"}}
+    assert clerk.requests == []

@@ -238,3 +238,25 @@ def test_adapter_percent_encodes_path_parameters_as_a_second_lock():
     request = client.build_request(op, args)
     assert request.url.raw_path == b"/v1/users/x%2F..%2F..%2Fusers%3Flimit%3D1%23/ban"
     assert request.url.query == b""
+
+
+async def test_multi_line_clerk_message_becomes_one_line(clerk: FakeClerk, server_factory):
+    clerk.fail = httpx.Response(
+        422,
+        json={"errors": [{"message": "x", "long_message": "first line\nsecond line\r\n\tthird", "code": "form_param_invalid"}]},
+    )
+    async with Client(server_factory()) as client:
+        result = await client.call_tool("create_user", {"first_name": "A"})
+    assert assert_clean_error(result) == "422 form_param_invalid: first line second line third"
+    # The details keep Clerk's own text untouched.
+    assert result.structured_content["errors"][0]["long_message"] == "first line\nsecond line\r\n\tthird"
+
+
+@pytest.mark.parametrize("body", [{"errors": "nope"}, {"errors": [1, 2]}, {"errors": []}, [], "text", {"unexpected": True}])
+async def test_malformed_error_bodies_still_give_a_clear_line(clerk: FakeClerk, server_factory, body):
+    clerk.fail = httpx.Response(400, json=body)
+    async with Client(server_factory()) as client:
+        result = await client.call_tool("verify_totp", {"user_id": USER_ID, "code": "1"})
+    text = assert_clean_error(result)
+    assert text.startswith("400 ")
+    assert result.structured_content["status"] == 400
