@@ -113,7 +113,7 @@ def lock_down_account(
     reason: Annotated[str, Field(min_length=1, max_length=500, description="why the account is believed compromised")],
     clear_mfa: Annotated[bool, Field(description="also remove second factors an attacker may have enrolled")] = True,
 ) -> str:
-    """Ban a compromised account (ending its sessions) and optionally clear its second factors, with confirmation."""
+    """Ban a compromised account (ending its sessions) and clear its second factors, each confirmed by the human."""
     steps = [
         FIND_USER,
         "Call {get_user} and show the human who this is and its state, with the reason given: \"{reason}\".",

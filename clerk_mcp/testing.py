@@ -188,7 +188,9 @@ class ClerkTestClient(Client):
 def sandbox_server(sandbox: Sandbox, **settings: Any) -> ClerkMCPServer:
     """A server in sandbox mode on `sandbox`, with these operator settings and nothing from the environment."""
     # model_validate skips the settings sources: a developer's CLERK_* variables must not change what tests see.
-    return build_server(Settings.model_validate({"secret_key": None, **settings}), transport=sandbox.transport())
+    # The URL only names the backend in messages; requests go to the sandbox's in-process transport.
+    values = {"secret_key": None, "api_url": "http://sandbox.invalid", **settings}
+    return build_server(Settings.model_validate(values), transport=sandbox.transport())
 
 
 @pytest.fixture
