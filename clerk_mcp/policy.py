@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.elicitation import render_elicitation_schema
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
     ElicitRequest,
     ElicitRequestFormParams,
@@ -229,6 +230,12 @@ async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> In
         raise PolicyRefusal(
             "The confirmation answer did not have the form asked for, so it counts as declined; nothing was sent to Clerk.",
             decision="declined",
+        ) from None
+    except MCPError:
+        # The client could not put the question to a human (it answered the request with an error): refuse.
+        raise PolicyRefusal(
+            "The client failed to ask for confirmation, so the call is refused; nothing was sent to Clerk.",
+            decision="refused",
         ) from None
     _accept_or_refuse(result.action, getattr(getattr(result, "data", None), "approve", False))
     return None

@@ -16,7 +16,7 @@ import anyio
 import pytest
 from mcp.client import Client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, ElicitResult, InputRequiredResult
+from mcp_types import CallToolResult, ElicitResult, ErrorData, InputRequiredResult
 
 from clerk_mcp.operations import BY_NAME, OPERATIONS
 
@@ -118,6 +118,27 @@ async def test_wrongly_shaped_answer_is_a_decline(sandbox: Sandbox, mode, conten
     assert "declined" in text_of(result) and "nothing was sent" in text_of(result), text_of(result)
     assert await sandbox.writes() == []
     assert (await sandbox.get_user(user["id"])).json()["banned"] is False
+
+
+async def _client_error(context, params):
+    return ErrorData(code=-32603, message="the dialog crashed")
+
+
+async def _client_raises(context, params):
+    raise RuntimeError("elicitation handler failed")
+
+
+@pytest.mark.parametrize("callback", [_client_error, _client_raises], ids=["error-response", "raising-callback"])
+async def test_failed_elicitation_is_a_refusal_and_sends_nothing(sandbox: Sandbox, callback, tmp_path):
+    user = await target(sandbox)
+    audit = tmp_path / "audit.jsonl"
+    async with Client(sandbox.server(audit_log=audit), mode="legacy", elicitation_callback=callback) as client:
+        result = await client.call_tool("delete_user", {"user_id": user["id"]})
+    assert result.is_error
+    assert "nothing was sent" in text_of(result)
+    assert result.structured_content["decision"] == "refused"
+    assert await sandbox.writes() == []
+    assert [json.loads(line)["decision"] for line in audit.read_text().splitlines()] == ["refused"]
 
 
 @pytest.mark.parametrize("mode", MODES)
