@@ -286,7 +286,8 @@ async def test_concurrent_pending_confirmations_never_cross_input_required(sandb
     assert await sandbox.writes() == [("POST", f"/v1/users/{b['id']}/ban"), ("POST", f"/v1/users/{a['id']}/ban")]
 
 
-async def test_concurrent_pending_confirmations_never_cross_legacy(sandbox: Sandbox):
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_pending_confirmations_never_cross(sandbox: Sandbox, mode):
     """Two calls wait for the human at once; the human approves only A's. Only A is banned."""
     a, b = await target(sandbox, 0), await target(sandbox, 1)
     both_asked = anyio.Event()
@@ -303,7 +304,7 @@ async def test_concurrent_pending_confirmations_never_cross_legacy(sandbox: Sand
         return ElicitResult(action="decline")
 
     results = {}
-    async with Client(sandbox.server(), mode="legacy", elicitation_callback=human) as client:
+    async with Client(sandbox.server(), mode=mode, elicitation_callback=human) as client:
 
         async def call(user):
             results[user["id"]] = await client.call_tool("ban_user", {"user_id": user["id"]})
@@ -404,3 +405,26 @@ async def test_confirm_approve_runs_without_asking_and_audits_pre_approved(sandb
     assert await sandbox.writes() == [("POST", f"/v1/users/{user['id']}/ban")]
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [(l["tool"], l["decision"], l["outcome"], l["target"]) for l in lines] == [("ban_user", "pre-approved", "ok", user["id"])]
+
+
+# --- path injection, seen from the backend ------------------------------------------------------------------------
+
+HOSTILE_IDS = ["x/ban", "../users", "%2F", "", "u" * 10_240, "user_1?x=1", "..", "user_1%2F..%2Fban"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_hostile_ids_reach_no_endpoint(sandbox: Sandbox, mode):
+    user = await target(sandbox)
+    async with Client(sandbox.server(confirm="approve"), mode=mode) as client:
+        for op in OPERATIONS:
+            if "user_id" not in op.path_params:
+                continue
+            for bad in HOSTILE_IDS:
+                arguments = {"user_id": bad, "password": "pw", "code": "1", "provider": "oauth_google",
+                             "file_base64": "iVBORw0KGgo=", "filename": "a.png"}  # fmt: skip
+                allowed = set(op.args.model_fields)
+                result = await client.call_tool(op.name, {k: v for k, v in arguments.items() if k in allowed})
+                assert result.is_error and "user_id" in text_of(result), (op.name, bad[:20])
+            result = await client.call_tool(op.name, {"user_id": user["id"] + "/../" + user["id"]})
+            assert result.is_error
+    assert await sandbox.sent() == []
