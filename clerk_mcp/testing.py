@@ -23,7 +23,6 @@ Enable with `-p clerk_mcp.testing` when the package's `pytest11` entry point is 
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,12 +45,6 @@ Answer = Literal["approve", "decline", "cancel"]
 
 # A confirmation question starts with "<tool title>?" (policy.build_question); that is how an answer finds its tool.
 _TOOL_BY_QUESTION = {f"{op.title}?": op.name for op in OPERATIONS}
-
-
-def _path_pattern(path: str) -> re.Pattern[str]:
-    """`{name}` matches one path segment, `*` anything; the rest is literal."""
-    parts = re.split(r"(\{\w+\}|\*)", path)
-    return re.compile("".join("[^/]+" if p.startswith("{") else ".*" if p == "*" else re.escape(p) for p in parts) + r"\Z")
 
 
 def _check_times(what: str, found: list[Any], times: int | None, seen: list[str]) -> None:
@@ -100,8 +93,10 @@ class Sandbox:
         return self.emulator.requests.entries()
 
     def requests_to(self, method: str, path: str) -> list[dict[str, Any]]:
-        pattern = _path_pattern(path)
-        return [r for r in self.requests if r["method"] == method.upper() and pattern.match(r["path"])]
+        """Logged requests matching `method` and `path`, where `{name}` matches one path segment and `*` anything."""
+        # Matched as faults are, so a pattern means the same to `fail` and to the assertions.
+        matcher = Fault(path=path, method=method)
+        return [r for r in self.requests if matcher.matches(r["method"], r["path"])]
 
     def assert_called(self, method: str, path: str, *, times: int | None = None) -> list[dict[str, Any]]:
         """Assert requests matching `method` and `path` reached the backend (`times`: exactly; None: at least once)."""
