@@ -151,6 +151,12 @@ class ClerkClient:
             raise UpstreamTimeout(f"{self.api_url} did not answer in time ({self.timeout:g} s)") from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"connection to {self.api_url} failed: {type(exc).__name__}") from None
+        except UpstreamError:
+            raise
+        except Exception as exc:
+            # An in-process backend (the embedded sandbox behind ASGITransport) that crashes raises its own
+            # exception here; to the caller that is a server failing mid-request, like a dropped connection.
+            raise UpstreamUnavailable(f"{self.api_url} failed while answering: {type(exc).__name__}") from None
         return _parse(response, body)
 
 

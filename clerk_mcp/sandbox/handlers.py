@@ -72,10 +72,11 @@ METADATA_FIELDS = {"public_metadata": "object", "private_metadata": "object", "u
 VERIFY_PASSWORD_FIELDS = {"password": "string"}
 VERIFY_TOTP_FIELDS = {"code": "string"}
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite, and Clerk's int64 fields, can hold
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX,
     "object": lambda v: isinstance(v, dict),
 }
 
@@ -95,7 +96,7 @@ def checked_body(call: Call, fields: dict[str, str], required: tuple[str, ...] =
             if not (isinstance(value, list) and all(_TYPES[kind[:-2]](v) for v in value)):
                 raise param_format(name, f"an array of {kind[:-2]}s")
         elif not _TYPES[kind.rstrip("?")](value):
-            raise param_format(name, f"a {kind.rstrip('?')}")
+            raise param_format(name, f"of type {kind.rstrip('?')}")
     for name in required:
         if name not in body:
             raise param_missing(name)
@@ -107,6 +108,8 @@ def _int(name: str, raw: str, minimum: int | None = None, maximum: int | None = 
         value = int(raw)
     except ValueError:
         raise param_format(name, "an integer") from None
+    if not -(2**63) <= value < 2**63:  # Clerk's integers are 64-bit, and SQLite raises OverflowError beyond that
+        raise param_format(name, "a 64-bit integer")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise param_value(name, f"must be {bounds}.")
