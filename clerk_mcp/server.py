@@ -3,9 +3,9 @@
 `ClerkMCPServer` keeps `MCPServer`'s transports, prompts and resources but serves tools itself, from
 `OPERATIONS`: one definition per operation built once, one call path for all of them.
 
-Start-up does only what `initialize` needs. The tool definitions are built on the first `tools/list`
-and the Clerk client (the HTTP stack, and in sandbox mode the emulator and its demo data) on the
-first call: the client's first message never waits for them (benchmarks/cold_start.py).
+Start-up does only what `initialize` needs. Tool definitions and prompts are built when first listed
+or used, and the Clerk client (the HTTP stack, and in sandbox mode the emulator and its demo data)
+on the first call: the client's first message never waits for them (benchmarks/cold_start.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
-from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp_types import Prompt as MCPPrompt
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -29,7 +30,6 @@ from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusa
 from .models import Args, GetUserArgs
 from .operations import BY_NAME, Effect, Operation, compact_schema
 from .policy import AttemptBudget, AuditLog, Policy, SpentApprovals, build_question, confirm, redact_args, require_elicitation
-from .prompts import register_prompts
 from .resources import register_resources
 from .settings import ConfirmMode, Settings
 from .views import shape_result
@@ -71,16 +71,33 @@ class ClerkMCPServer(MCPServer):
         # Not `self.settings`: MCPServer keeps its own transport settings (auth, debug, log level) there.
         self.config = settings
         self._connect = connect
+        self._prompts_registered = False
         self.policy = Policy(settings)
         self.budget = AttemptBudget(settings.verify_attempts, settings.verify_window)
         self.approvals = SpentApprovals()
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
-        register_prompts(self)
         register_resources(self)
 
     @cached_property
     def tool_definitions(self) -> dict[str, MCPTool]:
         return {op.name: tool_definition(op) for op in self.policy.visible}
+
+    def _register_prompts_once(self) -> None:
+        if not self._prompts_registered:
+            from .prompts import register_prompts
+
+            register_prompts(self)
+            self._prompts_registered = True
+
+    async def list_prompts(self) -> list[MCPPrompt]:
+        self._register_prompts_once()
+        return await super().list_prompts()
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        self._register_prompts_once()
+        return await super().get_prompt(name, arguments, context)
 
     @cached_property
     def client(self) -> ClerkClient:
