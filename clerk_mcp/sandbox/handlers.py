@@ -108,8 +108,8 @@ def _int(name: str, raw: str, minimum: int | None = None, maximum: int | None = 
         value = int(raw)
     except ValueError:
         raise param_format(name, "an integer") from None
-    if not -(2**63) <= value < 2**63:  # Clerk's integers are 64-bit, and SQLite raises OverflowError beyond that
-        raise param_format(name, "a 64-bit integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise param_value(name, "must be a 64-bit integer.")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise param_value(name, f"must be {bounds}.")
