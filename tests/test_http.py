@@ -26,7 +26,7 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from clerk_mcp.http import Guard, allowed, http_app
+from clerk_mcp.http import LOOPBACK_HOSTS, LOOPBACK_ORIGINS, Guard, allowed, exposure, http_app
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
@@ -137,6 +137,18 @@ def test_host_patterns():
     assert not allowed("127.0.0.1:80x", patterns) and allowed("anything", ["*"])
 
 
+def test_exposure_rules(tmp_path: Path):
+    assert exposure(Settings()) == (None, [*LOOPBACK_HOSTS], [*LOOPBACK_ORIGINS])
+    token, hosts, _ = exposure(Settings(host="192.0.2.10", auth_token=TOKEN))
+    assert token == TOKEN and "192.0.2.10:*" in hosts
+    with pytest.raises(ValueError, match="needs --allowed-hosts"):
+        exposure(Settings(host="0.0.0.0", auth_token=TOKEN))
+    assert "mcp.example.com" in exposure(Settings(host="::", auth_token=TOKEN, allowed_hosts="mcp.example.com"))[1]
+    (tmp_path / "token").write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        exposure(Settings(auth_token_file=tmp_path / "token"))
+
+
 def clerk_mcp(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_MCP_", "CLERK_SECRET"))}
     return subprocess.Popen(
@@ -155,12 +167,14 @@ def test_a_non_loopback_bind_without_a_token_refuses_to_start(host: str):
 
 
 async def test_clerk_mcp_serve_http_stateless_then_sigterm(tmp_path: Path):
-    """The real command: token from a file, --stateless --json-response, a tool call, then a clean SIGTERM exit."""
+    """The real command: token from a file, --stateless --json-response, a tool call, then a clean SIGTERM exit.
+    With no --audit-log, HTTP mode audits to $XDG_STATE_HOME/clerk-mcp/audit.jsonl."""
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    audit = tmp_path / "audit.jsonl"
+    audit = tmp_path / "clerk-mcp" / "audit.jsonl"
     process = clerk_mcp(
-        "--port", "0", "--stateless", "--json-response", "--auth-token-file", str(token_file), "--audit-log", str(audit)
+        "--port", "0", "--stateless", "--json-response", "--auth-token-file", str(token_file),
+        env={"XDG_STATE_HOME": str(tmp_path)},
     )
     watchdog = threading.Timer(30, process.kill)
     watchdog.start()
