@@ -63,6 +63,7 @@ def test_create_user_rejects_duplicates_with_form_identifier_exists(client: Test
 def test_create_user_validation(client: TestClient) -> None:
     assert_clerk_error(client.post("/v1/users", json={"nickname": "x"}), 422, "form_param_unknown", "nickname")
     assert_clerk_error(client.post("/v1/users", json={"first_name": 5}), 422, "form_param_format_invalid", "first_name")
+    assert_clerk_error(client.post("/v1/users", json={"create_organizations_limit": 2**64}), 422, "form_param_format_invalid")
     assert_clerk_error(client.post("/v1/users", json={"email_address": "a@b.co"}), 422, "form_param_format_invalid", "email_address")
     assert_clerk_error(client.post("/v1/users", json={"email_address": ["not-an-email"]}), 422, "form_param_format_invalid", "email_address")
     assert_clerk_error(client.post("/v1/users", json={"phone_number": ["555-1234"]}), 422, "form_param_format_invalid", "phone_number")
