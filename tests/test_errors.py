@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import anyio
+
 import httpx
 import pytest
 import stamina
@@ -260,3 +262,21 @@ async def test_malformed_error_bodies_still_give_a_clear_line(clerk: FakeClerk, 
     text = assert_clean_error(result)
     assert text.startswith("400 ")
     assert result.structured_content["status"] == 400
+
+
+async def test_retry_after_is_waited_for(clerk: FakeClerk, server_factory):
+    answers = iter([httpx.Response(429, headers={"Retry-After": "1.5"}), httpx.Response(200, json={"object": "total_count", "total_count": 7})])
+    times: list[float] = []
+
+    def handler(request):
+        times.append(anyio.current_time())
+        return next(answers)
+
+    clerk.override("GET", "/v1/users/count", handler)
+    with stamina.set_testing(False):  # real waits for this one
+        async with Client(server_factory()) as client:
+            result = await client.call_tool("get_users_count", {})
+    assert result.structured_content == {"object": "total_count", "total_count": 7}
+    assert len(times) == 2
+    # Longer than any default backoff (0.2 s + up to 1 s jitter): the header decided the wait.
+    assert 1.45 <= times[1] - times[0] < 4
