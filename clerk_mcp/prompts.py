@@ -56,7 +56,7 @@ WORKFLOWS: list[Workflow] = []
 
 
 def workflow(title: str, *, needs: tuple[str, ...] = ("get_user_list", "get_user")) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Declare a prompt; `needs` are the tools without which the procedure makes no sense."""
+    """Declare a prompt; `needs` are the tools without which it makes no sense (looked up now, so a typo fails import)."""
 
     def register(fn: Callable[..., str]) -> Callable[..., str]:
         WORKFLOWS.append(Workflow(fn, title, tuple(BY_NAME[name].name for name in needs)))
