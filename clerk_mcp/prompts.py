@@ -55,7 +55,9 @@ class Workflow:
 WORKFLOWS: list[Workflow] = []
 
 
-def workflow(title: str, *, needs: tuple[str, ...] = ("get_user_list", "get_user")) -> Callable[[Callable[..., str]], Callable[..., str]]:
+def workflow(
+    title: str, *, needs: tuple[str, ...] = ("get_user_list", "get_user")
+) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Declare a prompt; `needs` are the tools without which it makes no sense (looked up now, so a typo fails import)."""
 
     def register(fn: Callable[..., str]) -> Callable[..., str]:

@@ -162,7 +162,7 @@ def _difference(was: Any, now: Any, where: str = "result") -> str | None:
     if isinstance(was, list) and isinstance(now, list):
         if len(was) != len(now):
             return f"{where}: recorded {len(was)} items, replayed {len(now)}"
-        return next((d for i, (a, b) in enumerate(zip(was, now)) if (d := _difference(a, b, f"{where}[{i}]"))), None)
+        return next((d for i, (a, b) in enumerate(zip(was, now, strict=True)) if (d := _difference(a, b, f"{where}[{i}]"))), None)
     if was != now:
         return f"{where}: recorded {json.dumps(was)}, replayed {json.dumps(now)}"
     return None

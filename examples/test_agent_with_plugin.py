@@ -25,7 +25,10 @@ async def test_a_declined_deletion_never_reaches_clerk(clerk_sandbox, clerk_mcp_
     clerk_sandbox.assert_not_called("DELETE", "/v1/users/*")
 
 
-@pytest.mark.parametrize("clerk_sandbox_seed", [{"users": [{"first_name": "Bo", "email_addresses": [{"email_address": "bo@example.com"}], "banned": True}]}])
+BANNED_BO = {"users": [{"first_name": "Bo", "email_addresses": [{"email_address": "bo@example.com"}], "banned": True}]}
+
+
+@pytest.mark.parametrize("clerk_sandbox_seed", [BANNED_BO])  # this test's own data instead of the demo set
 async def test_agent_diagnoses_a_ban_on_its_own_data(clerk_mcp_client):
     assert await investigate_sign_in(clerk_mcp_client, "bo@example.com") == "banned by an administrator"
 

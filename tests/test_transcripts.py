@@ -80,7 +80,8 @@ async def test_a_changed_result_is_reported_where_it_differs(transcript: Path) -
 
 def test_the_replay_command_prints_differences_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "calls.jsonl"
-    path.write_text(json.dumps({"tool": "get_users_count", "arguments": {}, "is_error": False, "result": {"object": "total_count", "total_count": 3}}) + "\n")
+    count = {"tool": "get_users_count", "arguments": {}, "is_error": False, "result": {"object": "total_count", "total_count": 3}}
+    path.write_text(json.dumps(count) + "\n")
     assert run_replay(path) == 1
     out, err = capsys.readouterr()
     assert "line 1 get_users_count: result.total_count: recorded 3, replayed 30" in out
