@@ -39,6 +39,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _no_operator_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their settings explicitly: a developer's CLERK_* / CLERK_MCP_* variables must not leak in."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("CLERK_")]:
+        monkeypatch.delenv(name)
+
+
 # --- canned Clerk responses, one per result model -------------------------------------------------------------
 
 
