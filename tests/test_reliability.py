@@ -20,6 +20,7 @@ from mcp.client import Client
 
 from clerk_mcp import adapter
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
+from clerk_mcp.sandbox.harness import Fault
 from clerk_mcp.server import ClerkMCPServer, build_server
 from clerk_mcp.settings import Settings
 
@@ -170,3 +171,21 @@ async def test_a_huge_body_is_refused_unread(upstream: Upstream, monkeypatch: py
     result = await call(upstream, "get_user_list", {})
     assert clear_error(result, "bad_response") == "response larger than 65536 bytes refused"
     assert len(await upstream.log("GET", "/v1/users")) == 1
+
+
+async def test_a_cancelled_call_aborts_its_upstream_request():
+    """The client gives up; the server cancels the tool call, and with it the request to Clerk (in-process sandbox,
+    where the aborted request is logged at once, with no status)."""
+    app = create_app()
+    settings = Settings(secret_key=SANDBOX_SECRET_KEY, api_url="http://sandbox.test", timeout=10, retry_deadline=10)
+    server = build_server(settings, transport=httpx.ASGITransport(app=app))
+    sandbox = app.state.sandbox
+    sandbox.faults.add(Fault(method="GET", path="/v1/users/count", latency_ms=5000, status=200, body="{}", count=None))
+    async with Client(server) as client:
+        with anyio.move_on_after(0.3):
+            await client.call_tool("get_users_count", {})
+        with anyio.fail_after(2):
+            while not sandbox.requests.entries():
+                await anyio.sleep(0.02)
+    [entry] = sandbox.requests.entries()
+    assert entry["status"] is None and entry["duration_ms"] < 1000
