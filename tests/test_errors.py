@@ -280,3 +280,18 @@ async def test_retry_after_is_waited_for(clerk: FakeClerk, server_factory):
     assert len(times) == 2
     # Longer than any default backoff (0.2 s + up to 1 s jitter): the header decided the wait.
     assert 1.45 <= times[1] - times[0] < 4
+
+
+async def test_dropped_connection_retries_only_safe_requests(clerk: FakeClerk, server_factory):
+    clerk.fail = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    async with Client(server_factory()) as client:
+        read = await client.call_tool("get_user", {"user_id": USER_ID})
+        write = await client.call_tool("create_user", {"first_name": "A"})
+        patch = await client.call_tool("update_user_metadata", {"user_id": USER_ID, "public_metadata": {"a": 1}})
+    for result in (read, write, patch):
+        assert "connection to http://clerk.test failed" in assert_clean_error(result)
+        assert result.structured_content["error"] == "unavailable"
+    # A write that may have reached Clerk is never repeated.
+    assert clerk.sent.count(("GET", f"/v1/users/{USER_ID}")) == 4
+    assert clerk.sent.count(("POST", "/v1/users")) == 1
+    assert clerk.sent.count(("PATCH", f"/v1/users/{USER_ID}/metadata")) == 1
