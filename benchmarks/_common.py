@@ -56,12 +56,12 @@ def overhead_figure(name: str, ours: float, baseline: float, unit: str, overhead
 
 def print_table(title: str, figures: Sequence[Figure]) -> None:
     print(f"\n{title}")
-    header = f"{'figure':<48} {'ours':>10} {'baseline':>10} {'unit':<7} {'ratio':>7}  {'budget':<16} ok"
+    header = f"{'figure':<52} {'ours':>10} {'baseline':>10} {'unit':<7} {'ratio':>7}  {'budget':<16} ok"
     print(header)
     print("-" * len(header))
     for f in figures:
         print(
-            f"{f.name:<48} {f.ours:>10,.{_digits(f)}f} {f.baseline:>10,.{_digits(f)}f} {f.unit:<7} "
+            f"{f.name:<52} {f.ours:>10,.{_digits(f)}f} {f.baseline:>10,.{_digits(f)}f} {f.unit:<7} "
             f"{f.ratio:>6.3f}×  {f.budget:<16} {'yes' if f.within else 'NO'}"
         )
 
