@@ -153,7 +153,7 @@ class ClerkClient:
             raise UpstreamUnavailable(f"connection to {self.api_url} failed: {type(exc).__name__}") from None
         except UpstreamError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - see below
             # An in-process backend (the embedded sandbox behind ASGITransport) that crashes raises its own
             # exception here; to the caller that is a server failing mid-request, like a dropped connection.
             raise UpstreamUnavailable(f"{self.api_url} failed while answering: {type(exc).__name__}") from None

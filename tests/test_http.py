@@ -185,7 +185,8 @@ async def test_clerk_mcp_serve_http_stateless_then_sigterm(tmp_path: Path):
             line = process.stderr.readline()
             assert line, "clerk-mcp exited before serving"
         base = line.split(" on ")[1].split()[0].removesuffix("/mcp")
-        assert httpx.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(f"{base}/healthz")).json()["status"] == "ok"
         async with mcp_client(base) as client:
             result = await client.call_tool("get_users_count", {})
         assert not result.is_error and result.structured_content["total_count"] > 0
@@ -239,7 +240,8 @@ async def test_a_confirmation_started_on_one_replica_completes_on_another(tmp_pa
                 with pytest.raises(MCPError, match="requestState"):
                     await client.call_tool("ban_user", {"user_id": JANE})
         assert set(balancer.sent) == set(ports)
-        banned = httpx.get(f"{clerk}/v1/users/{JANE}", headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}).json()["banned"]
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}) as http:
+            banned = (await http.get(f"{clerk}/v1/users/{JANE}")).json()["banned"]
         assert banned is shared_keys
 
 
