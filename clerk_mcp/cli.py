@@ -29,6 +29,7 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--expose-private-metadata", action="store_true", default=None, help="include private_metadata in results")
     g.add_argument("--audit-log", help="append one JSON line per tool call to this file")
     g.add_argument("--policy-file", help="TOML file with any of these settings")
+    g.add_argument("--record", help="append every tool call and result to this JSONL transcript")
     g.add_argument("--sandbox-db", help="keep the embedded sandbox's state in this SQLite file (default: in memory)")
 
 
@@ -48,7 +49,7 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
 def _settings(ns: argparse.Namespace, **extra: Any):
     from .settings import load_settings
 
-    keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db")
+    keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
     return load_settings(**{k: getattr(ns, k, None) for k in keys}, **extra)
 
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
     policy = sub.add_parser("policy", help="print the effective policy per tool")
     _policy_flags(policy)
+
+    replay = sub.add_parser("replay", help="replay a transcript against a fresh sandbox; exit 1 if a result differs")
+    replay.add_argument("path", type=Path)
 
     emulator = sub.add_parser("emulator", help="serve the Clerk-compatible sandbox over HTTP")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -109,6 +113,10 @@ def _dispatch(ns: argparse.Namespace) -> int:
 
         serve(host=ns.host, port=ns.port, secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty)
         return EXIT_OK
+    if ns.command == "replay":
+        from .transcripts import run_replay
+
+        return run_replay(ns.path)
     if ns.command == "manifests":
         return _manifests(ns.dir, check=ns.check)
     if ns.command == "policy":

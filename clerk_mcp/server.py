@@ -76,6 +76,7 @@ class ClerkMCPServer(MCPServer):
         self.budget = AttemptBudget(settings.verify_attempts, settings.verify_window)
         self.approvals = SpentApprovals()
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
+        self.transcript = AuditLog(settings.record) if settings.record else None
         register_resources(self)
 
     @cached_property
@@ -131,11 +132,15 @@ class ClerkMCPServer(MCPServer):
             if isinstance(exc, ClerkAPIError):
                 record.update(status=exc.status, code=exc.code, clerk_trace_id=exc.trace_id)
             outcome = error_result(exc)
-        if isinstance(outcome, CallToolResult) and not outcome.is_error:
-            record["outcome"] = "ok"
-        if self.audit and not isinstance(outcome, InputRequiredResult):
-            record.update(time=time.time(), duration_ms=round((time.perf_counter() - started) * 1000, 1))
-            self.audit.write(record)
+        if isinstance(outcome, CallToolResult):  # a confirmation round is not a finished call
+            record["outcome"] = record.get("outcome") if outcome.is_error else "ok"
+            if self.audit:
+                record.update(time=time.time(), duration_ms=round((time.perf_counter() - started) * 1000, 1))
+                self.audit.write(record)
+            if self.transcript:
+                from .transcripts import entry
+
+                self.transcript.write(entry(name, arguments, outcome))
         return outcome
 
     def _operation(self, name: str) -> Operation:

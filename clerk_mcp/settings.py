@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     audit_log: Path | None = Field(None, description="append one JSON line per tool call to this file")
     timeout: float = Field(15.0, gt=0, description="per-request timeout to Clerk, seconds")
     retry_deadline: float = Field(30.0, gt=0, description="total time for one call including retries, seconds")
+    record: Path | None = Field(None, description="append every tool call and result to this JSONL transcript")
     sandbox_db: Path | None = Field(None, description="keep the embedded sandbox's state in this SQLite file")
     policy_file: Path | None = Field(None, description="TOML file with any of these settings")
     # Streamable HTTP (`serve --http`); see clerk_mcp/http.py.

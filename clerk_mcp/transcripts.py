@@ -1,6 +1,6 @@
 """Transcripts: every tool call and its result as JSON lines, and a replay that checks they are reproducible.
 
-`record(server, path)` appends one line per finished call: tool, arguments, whether it failed and its
+`--record PATH` (`Settings.record`) makes the server append one line per finished call: tool, arguments, whether it failed and its
 result, with secret arguments and token values masked ("***"). `replay(path)` runs the same calls in
 order against a fresh seeded sandbox, answering each confirmation as the human did (a recorded
 decline is declined again), and reports every call whose result differs. Timestamps and trace ids
@@ -44,20 +44,6 @@ def entry(tool: str, arguments: dict[str, Any], result: CallToolResult) -> dict[
     if content is None:
         content = {"text": "\n".join(getattr(block, "text", "") for block in result.content)}
     return {"tool": tool, "arguments": _mask(arguments), "is_error": bool(result.is_error), "result": _mask(content)}
-
-
-def record(server: ClerkMCPServer, path: Path) -> None:
-    """Append every tool call `server` finishes to the transcript at `path` (a confirmation round is not a call)."""
-    log = AuditLog(path)
-    call = server.call_tool
-
-    async def recorded(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        outcome = await call(name, arguments, context)
-        if isinstance(outcome, CallToolResult):
-            log.write(entry(name, arguments, outcome))
-        return outcome
-
-    server.call_tool = recorded  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ from mcp_types import ElicitResult
 
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
-from clerk_mcp.transcripts import record, replay, run_replay
+from clerk_mcp.transcripts import replay, run_replay
 
 pytestmark = pytest.mark.anyio
 
@@ -29,8 +32,7 @@ async def human(context: Any, params: Any) -> ElicitResult:
 @pytest.fixture
 async def transcript(tmp_path: Path) -> Path:
     path = tmp_path / "calls.jsonl"
-    server = build_server(Settings.model_validate({"secret_key": None}))
-    record(server, path)
+    server = build_server(Settings.model_validate({"secret_key": None, "record": path}))
     async with Client(server, elicitation_callback=human) as client:
         await client.call_tool("get_user_list", {"email_address": ["jane@example.com"]})
         created = await client.call_tool("create_user", {"email_address": ["new@example.com"], "first_name": "New"})
@@ -86,3 +88,15 @@ def test_the_replay_command_prints_differences_and_fails(tmp_path: Path, capsys:
     out, err = capsys.readouterr()
     assert "line 1 get_users_count: result.total_count: recorded 3, replayed 30" in out
     assert "1 calls: 0 same, 1 differ, 0 skipped" in err
+
+
+def test_cli_records_a_call_and_replays_it(tmp_path: Path) -> None:
+    """`clerk-mcp call --record` writes the transcript that `clerk-mcp replay` reproduces (exit 0)."""
+    path = tmp_path / "cli.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    cli = [sys.executable, "-m", "clerk_mcp.cli"]
+    call = subprocess.run([*cli, "call", "get_users_count", "{}", "--record", str(path)], env=env, capture_output=True, text=True, timeout=60)
+    assert call.returncode == 0, call.stderr
+    assert json.loads(path.read_text().splitlines()[0])["tool"] == "get_users_count"
+    replayed = subprocess.run([*cli, "replay", str(path)], env=env, capture_output=True, text=True, timeout=60)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
