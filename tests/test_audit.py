@@ -37,10 +37,9 @@ async def test_concurrent_calls_give_one_valid_line_each(clerk: FakeClerk, tmp_p
         else ("get_user", {"user_id": "bad/id"})  # fails validation, still audited
         for i in range(n)
     ]  # fmt: skip
-    async with Client(make_server(clerk, audit_log=audit)) as client:
-        async with anyio.create_task_group() as tg:
-            for tool, arguments in calls:
-                tg.start_soon(client.call_tool, tool, arguments)
+    async with Client(make_server(clerk, audit_log=audit)) as client, anyio.create_task_group() as tg:
+        for tool, arguments in calls:
+            tg.start_soon(client.call_tool, tool, arguments)
     records = read_audit(audit)
     assert len(records) == n
     for record in records:

@@ -31,7 +31,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "clerk_mcp.cli", *args], capture_output=True, text=True, timeout=60, env=clean_env(**env),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, check=False,
     )  # fmt: skip
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
@@ -40,7 +40,7 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_version():
     exe = str(CONSOLE_SCRIPT) if CONSOLE_SCRIPT.exists() else shutil.which("clerk-mcp")
     assert exe, "the clerk-mcp console script is installed"
-    proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"clerk-mcp {__version__}"
 

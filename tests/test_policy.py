@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
+import anyio
 import httpx
 import pytest
 from mcp.client import Client
@@ -117,7 +117,7 @@ async def test_budget_is_shared_by_both_verify_tools_and_configurable(clerk: Fak
         refused = await client.call_tool("verify_totp", {"user_id": USER_ID, "code": "654321"})
         assert refused.is_error and "Too many verification attempts" in text_of(refused)
         assert len(clerk.requests) == 2
-        time.sleep(0.35)  # the window slides
+        await anyio.sleep(0.35)  # the window slides
         again = await client.call_tool("verify_totp", {"user_id": USER_ID, "code": "654321"})
     assert not again.is_error
     assert len(clerk.requests) == 3
@@ -176,7 +176,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "CLERK_MCP_"))}
     return subprocess.run(
         [sys.executable, "-m", "clerk_mcp.cli", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
         env={**base, "CLERK_SECRET_KEY": SECRET_KEY, "CLERK_API_URL": "http://127.0.0.1:9", **env},
     )  # fmt: skip
 
