@@ -141,6 +141,7 @@ async def test_update_user_does_not_take_metadata(clerk, server_factory):
         ("get_user_list", {"offset": -1}, "offset"),
         ("get_user_list", {"order_by": "password"}, "order_by"),
         ("get_user_list", {"email_address": "a@example.com"}, "email_address"),
+        ("get_users_count", {"user_id": [f"user_{i}" for i in range(101)]}, "user_id"),  # Clerk caps at 100 values
         ("get_user_list", {"banned": "maybe"}, "banned"),
         ("get_user_list", {"view": "everything"}, "view"),
         ("users_get_organization_memberships", {"user_id": USER_ID, "limit": 1000}, "limit"),
