@@ -5,6 +5,10 @@ The request is written by hand to the pipe before the server is even up, and the
 the response line arrives: no client library's own start-up is counted. The server's CPU time (user
 + system, until it is killed right after answering) is reported too: on a busy machine it says
 more than wall time does.
+
+Both servers run with bytecode cached, as an installed package has it: the children get a private
+`PYTHONPYCACHEPREFIX` (filled by the warm-up pair) even where `PYTHONDONTWRITEBYTECODE` is set,
+which would otherwise make us recompile clerk_mcp at every start while `mcp`'s wheel ships its .pyc.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     ns = p.parse_args(argv)
     runs = 1 if ns.smoke else ns.runs
     # Sandbox mode: no Clerk key and no operator settings from the caller's shell.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_SECRET_KEY", "CLERK_API_URL", "CLERK_MCP_"))}
+    skip = ("CLERK_SECRET_KEY", "CLERK_API_URL", "CLERK_MCP_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     baseline_cmd, ours_cmd = commands()
-    time_to_initialize(baseline_cmd, env)  # warm the OS file cache and bytecode for both
-    time_to_initialize(ours_cmd, env)
-    pairs = [(time_to_initialize(baseline_cmd, env), time_to_initialize(ours_cmd, env)) for _ in range(runs)]
+    with tempfile.TemporaryDirectory(prefix="clerk-mcp-bench-") as pycache:
+        env["PYTHONPYCACHEPREFIX"] = pycache
+        time_to_initialize(baseline_cmd, env)  # warm the OS file cache and bytecode for both
+        time_to_initialize(ours_cmd, env)
+        pairs = [(time_to_initialize(baseline_cmd, env), time_to_initialize(ours_cmd, env)) for _ in range(runs)]
     figures = [
         ratio_figure(f"{what}, median of {runs} pairs", median([o[i] for _, o in pairs]) * 1000,
                      median([b[i] for b, _ in pairs]) * 1000, "ms", BUDGET)
