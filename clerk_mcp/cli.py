@@ -51,7 +51,7 @@ def _settings(ns: argparse.Namespace, **extra: Any):
 
     keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
-    return load_settings(**{k: getattr(ns, k, None) for k in keys}, **extra)
+    return load_settings(**{**{k: getattr(ns, k, None) for k in keys}, **extra})
 
 
 def _parser() -> argparse.ArgumentParser:

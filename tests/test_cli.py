@@ -96,10 +96,6 @@ def test_tool_errors_exit_1_with_the_error_as_json():
     assert json.loads(invalid.stdout)["error"] == "invalid_arguments"
 
 
-# cli.py passes `confirm` twice to load_settings when --yes is given (TypeError); strict, so a fix flips this.
-YES_BUG = pytest.mark.xfail(strict=True, raises=AssertionError, reason="clerk-mcp call --yes crashes: confirm passed twice")
-
-
 def test_confirm_tool_is_refused_without_a_terminal(tmp_path):
     db = str(tmp_path / "sandbox.db")
     listed = json.loads(cli("call", "get_user_list", '{"limit": 1}', "--sandbox-db", db).stdout)
@@ -110,7 +106,6 @@ def test_confirm_tool_is_refused_without_a_terminal(tmp_path):
     assert cli("call", "get_user", args, "--sandbox-db", db).returncode == 0  # still there
 
 
-@YES_BUG
 def test_confirm_tool_runs_with_yes(tmp_path):
     db = str(tmp_path / "sandbox.db")
     listed = json.loads(cli("call", "get_user_list", '{"limit": 1}', "--sandbox-db", db).stdout)
@@ -130,7 +125,6 @@ def test_call_honours_policy_flags():
     assert bad.returncode == 2 and "no_such_tool" in bad.stderr
 
 
-@YES_BUG
 def test_yes_does_not_bypass_read_only():
     proc = cli("call", "delete_user", '{"user_id": "user_x"}', "--read-only", "--yes")
     assert proc.returncode == 1
