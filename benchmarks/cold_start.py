@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ def commands() -> tuple[list[str], list[str]]:
 
 def time_to_initialize(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Seconds from spawn to the `initialize` response line on stdout, and the CPU seconds the server used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
@@ -48,14 +50,11 @@ def time_to_initialize(command: list[str], env: dict[str, str]) -> tuple[float, 
         elapsed = time.perf_counter() - started
     finally:
         proc.kill()
-        _, _, usage = os.wait4(proc.pid, 0)
-        stderr = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        proc.stdin.close()
+        _, stderr = proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if b'"result"' not in line:
         raise RuntimeError(f"{command[-1]} did not answer initialize: {line[:200]!r} {stderr[-500:]!r}")
-    return elapsed, usage.ru_utime + usage.ru_stime
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> int:
