@@ -7,6 +7,8 @@ error text and audit line as the tool. `clerk://sandbox/seed` exists only in san
 
 from __future__ import annotations
 
+import json
+
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -31,10 +33,10 @@ def register_resources(server: ClerkMCPServer) -> None:
         )
         async def user(user_id: str) -> str:
             result = await server.call_tool(GET_USER.name, {"user_id": user_id})
-            text = "\n".join(getattr(block, "text", "") for block in result.content)
             if result.is_error:
-                raise ResourceError(text)
-            return text
+                raise ResourceError("\n".join(getattr(block, "text", "") for block in result.content))
+            # The JSON document itself: a resource is data by its type, so it needs no fence.
+            return json.dumps(result.structured_content, ensure_ascii=False)
 
     if server.config.sandbox:
         server.resource(

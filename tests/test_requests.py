@@ -17,6 +17,7 @@ from mcp.client import Client
 
 from clerk_mcp import __version__
 from clerk_mcp.operations import OPERATIONS
+from clerk_mcp.views import unfence
 
 from conftest import OAUTH_TOKEN_VALUE, OTHER_USER_ID, PNG, SECRET_KEY, USER_ID, FakeClerk, spec_operation, text_of
 
@@ -155,7 +156,7 @@ async def test_parsed_results(clerk: FakeClerk, server_factory):
         for op in OPERATIONS:
             result = await client.call_tool(op.name, CASES[op.name][0])
             assert not result.is_error, (op.name, text_of(result))
-            assert json.loads(text_of(result)) == result.structured_content
+            assert json.loads(unfence(text_of(result))) == result.structured_content
             results[op.name] = result.structured_content
     for op in OPERATIONS:
         data = results[op.name]
