@@ -25,12 +25,15 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 # character that could change the path (`/`, `%`, `.`, `?`, `#`, whitespace).
 UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$"), WithJsonSchema({"type": "string"})]
 Provider = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$", description="e.g. oauth_google")]
+# Clerk's integers are int64; a larger number is refused here rather than passed on.
+INT64_MAX = 2**63 - 1
+Int64 = Annotated[int, Field(ge=-INT64_MAX - 1, le=INT64_MAX), WithJsonSchema({"type": "integer"})]
 Limit = Annotated[int, Field(ge=1, le=500)]
-Offset = Annotated[int, Field(ge=0)]
+Offset = Annotated[int, Field(ge=0, le=INT64_MAX), WithJsonSchema({"type": "integer", "minimum": 0})]
 # Clerk caps each repeated query parameter at 100 values.
 Many = Annotated[list[str], Field(max_length=100), WithJsonSchema({"type": "array", "items": {"type": "string"}})]
 # The tool descriptions say once that times are Unix milliseconds.
-UnixMs = int
+UnixMs = Int64
 Rfc3339 = Annotated[str, Field(max_length=64), WithJsonSchema({"type": "string", "description": "RFC3339"})]
 Metadata = dict[str, Any]
 IdentificationStatus = Literal["verified", "reserved"]
@@ -120,7 +123,7 @@ class ProfileFields(Args):
     username: str | None = None
     delete_self_enabled: bool | None = None
     create_organization_enabled: bool | None = None
-    create_organizations_limit: int | None = Field(None, description="0 = unlimited")
+    create_organizations_limit: Int64 | None = Field(None, description="0 = unlimited")
     legal_accepted_at: Rfc3339 | None = None
     skip_legal_checks: bool | None = None
     created_at: Rfc3339 | None = None
