@@ -63,6 +63,9 @@ def queries(n: int) -> dict[str, tuple[str, dict[str, object]]]:
         "name substring, by last_name": ("/v1/users", {"name_query": "ada lov", "order_by": "-last_name", "limit": 20}),
         "cursor page, oldest first": ("/v1/users", {"order_by": "+created_at", "starting_after": f"user_bench{n // 3:022d}", "limit": 100}),
         "count banned": ("/v1/users/count", {"banned": "true"}),
+        "count email substring": ("/v1/users/count", {"email_address_query": "user123"}),
+        "count free-text query": ("/v1/users/count", {"query": "grace hop"}),
+        "count name substring": ("/v1/users/count", {"name_query": "ada lov"}),
     }
 
 
