@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,8 @@ import httpx
 import jsonschema
 import uvicorn
 import yaml
+
+from clerk_mcp.operations import OPERATIONS
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "spec" / "bapi-2026-05-12.yml"
 
@@ -107,3 +110,12 @@ def serving(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def unexercised_operations(app: Any) -> set[tuple[str, str]]:
+    """(method, path template) of the 15 operations that no logged request reached with a 200."""
+    exercised = {(e["method"], e["path"]) for e in app.state.sandbox.requests.entries() if e["status"] == 200}
+    return {
+        (op.method, op.path) for op in OPERATIONS
+        if not any(m == op.method and re.fullmatch("/v1" + re.sub(r"\{\w+\}", "[^/]+", op.path), p) for m, p in exercised)
+    }
