@@ -56,6 +56,12 @@ class UserPath(Args):
     user_id: UserId
 
 
+class DryRun(Args):
+    """Every tool that changes something can preview instead: what would be sent and asked, with nothing sent."""
+
+    dry_run: Annotated[bool, WithJsonSchema({"type": "boolean"})] = False
+
+
 class Page(Args):
     limit: Limit = 10
     offset: Offset = 0
@@ -130,7 +136,7 @@ class ProfileFields(Args):
     bypass_client_trust: bool | None = None
 
 
-class CreateUserArgs(ProfileFields, PasswordFields):
+class CreateUserArgs(ProfileFields, PasswordFields, DryRun):
     email_address: list[str] | None = Field(None, description="first is primary")
     email_address_identification_status: list[IdentificationStatus] | None = None
     phone_number: list[str] | None = None
@@ -145,7 +151,7 @@ class CreateUserArgs(ProfileFields, PasswordFields):
     locked: bool | None = None
 
 
-class UpdateUserArgs(UserPath, ProfileFields, PasswordFields):
+class UpdateUserArgs(UserPath, ProfileFields, PasswordFields, DryRun):
     primary_email_address_id: str | None = None
     notify_primary_email_address_changed: bool | None = None
     primary_phone_number_id: str | None = None
@@ -154,25 +160,25 @@ class UpdateUserArgs(UserPath, ProfileFields, PasswordFields):
     sign_out_of_other_sessions: bool | None = None
 
 
-class UpdateUserMetadataArgs(UserPath):
-    public_metadata: Metadata | None = Field(None, description="deep-merged; null deletes a key")
+class UpdateUserMetadataArgs(UserPath, DryRun):
+    public_metadata: Metadata | None = None
     private_metadata: Metadata | None = None
     unsafe_metadata: Metadata | None = None
 
 
-class DeleteUserArgs(UserPath):
+class DeleteUserArgs(UserPath, DryRun):
     pass
 
 
-class BanUserArgs(UserPath):
+class BanUserArgs(UserPath, DryRun):
     pass
 
 
-class UnbanUserArgs(UserPath):
+class UnbanUserArgs(UserPath, DryRun):
     pass
 
 
-class DisableMfaArgs(UserPath):
+class DisableMfaArgs(UserPath, DryRun):
     pass
 
 
@@ -190,8 +196,8 @@ IMAGE_SIGNATURES = {
 IMAGE_EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 
 
-class SetUserProfileImageArgs(UserPath):
-    file_base64: str = Field(max_length=MAX_IMAGE_BYTES * 4 // 3 + 4, description="image bytes, base64")
+class SetUserProfileImageArgs(UserPath, DryRun):
+    file_base64: str = Field(max_length=MAX_IMAGE_BYTES * 4 // 3 + 4)
     filename: str = Field(max_length=255, pattern=r"(?i)^[^/\\\x00-\x1f]+\.(png|jpe?g|gif|webp)$")
 
     @model_validator(mode="after")
@@ -216,7 +222,7 @@ class SetUserProfileImageArgs(UserPath):
         return content, IMAGE_EXTENSIONS[self.filename.rsplit(".", 1)[1].lower()]
 
 
-class GetOAuthAccessTokenArgs(UserPath, Page):
+class GetOAuthAccessTokenArgs(UserPath, Page, DryRun):
     provider: Provider
     paginated: bool | None = None
 
@@ -225,9 +231,9 @@ class OrganizationMembershipsArgs(UserPath, Page):
     pass
 
 
-class VerifyPasswordArgs(UserPath):
+class VerifyPasswordArgs(UserPath, DryRun):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class VerifyTotpArgs(UserPath):
-    code: str = Field(min_length=1, max_length=64, description="TOTP or backup code")
+class VerifyTotpArgs(UserPath, DryRun):
+    code: str = Field(min_length=1, max_length=64)

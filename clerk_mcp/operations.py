@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Union
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
 from . import models as m
 from . import results as r
@@ -28,6 +28,9 @@ class Effect(StrEnum):
     SECRET = "secret"
     DESTRUCTIVE = "destructive"
 
+
+# Argument names no Clerk operation has: `view` (summary or full records) and `dry_run` (preview only).
+LOCAL_FIELDS = frozenset({"view", "dry_run"})
 
 # Effects whose calls always need a human's confirmation.
 CONFIRM_EFFECTS = frozenset({Effect.SECRET, Effect.DESTRUCTIVE})
@@ -49,10 +52,22 @@ class Operation:
     consequence: str = ""
     # Arguments that make a call need confirmation even though its effect alone does not.
     confirm_fields: frozenset[str] = frozenset()
-    # Arguments that shape the tool's result and are never sent to Clerk.
-    local_fields: frozenset[str] = frozenset()
     # The response is a bare array; tools wrap it as {"data": [...]} (structured content is an object).
     wraps_array: bool = False
+    # A reversible operation the human may choose instead, in the same confirmation (delete → ban).
+    alternative: str | None = None
+
+    @cached_property
+    def local_fields(self) -> frozenset[str]:
+        """Arguments that shape the tool's result or run and are never sent to Clerk."""
+        return LOCAL_FIELDS & frozenset(self.args.model_fields)
+
+    @cached_property
+    def results(self) -> tuple[type[r.Result], ...]:
+        """Every shape the tool's structured content can take: its result, its alternative's, a dry-run preview."""
+        alternative = (BY_NAME[self.alternative].result,) if self.alternative else ()
+        preview = (r.DryRunPreview,) if "dry_run" in self.args.model_fields else ()
+        return (self.result, *alternative, *preview)
 
     @cached_property
     def path_params(self) -> tuple[str, ...]:
@@ -79,7 +94,7 @@ OPERATIONS: tuple[Operation, ...] = (
         description="Find users: filter by email, phone, username, name, ids, org, ban state or dates "
         "(Unix ms); ordered, paginated. Returns summaries unless view=full.",
         method="GET", path="/users", args=m.GetUserListArgs, result=r.UserList, effect=Effect.READ,
-        idempotent=True, local_fields=frozenset({"view"}), wraps_array=True,
+        idempotent=True, wraps_array=True,
     ),
     Operation(
         name="get_users_count", operation_id="GetUsersCount", title="Count users",
@@ -126,7 +141,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         name="set_user_profile_image", operation_id="SetUserProfileImage", title="Set user profile image",
-        description="Upload a user's profile image (png, jpeg, gif or webp, base64, up to 10 MB).",
+        description="Upload a user's profile image (base64, up to 10 MB).",
         method="POST", path="/users/{user_id}/profile_image", args=m.SetUserProfileImageArgs, result=r.User,
         effect=Effect.WRITE, idempotent=True,
     ),
@@ -173,7 +188,7 @@ OPERATIONS: tuple[Operation, ...] = (
         name="delete_user", operation_id="DeleteUser", title="Delete user",
         description="Permanently delete a user and their data; needs human confirmation.",
         method="DELETE", path="/users/{user_id}", args=m.DeleteUserArgs, result=r.DeletedObject,
-        effect=Effect.DESTRUCTIVE,
+        effect=Effect.DESTRUCTIVE, alternative="ban_user",
         consequence="permanently deletes the user and all their data; cannot be undone",
     ),
 )
@@ -181,7 +196,15 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
 
-def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
+def output_schema(op: Operation) -> dict[str, Any]:
+    """The tool's output schema; several result shapes become one object schema with `anyOf` arms."""
+    if len(op.results) == 1:
+        return compact_schema(op.result)
+    schema = compact_schema(Union[op.results])  # noqa: UP007 - a runtime union of a tuple of types
+    return {"type": "object", **schema}
+
+
+def compact_schema(model: Any) -> dict[str, Any]:
     """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null defaults,
     and `additionalProperties: true` (already JSON Schema's default)."""
 
@@ -200,4 +223,4 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
             del node["default"]
         return node
 
-    return clean(model.model_json_schema())
+    return clean(TypeAdapter(model).json_schema())

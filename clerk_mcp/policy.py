@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,11 @@ from mcp_types import (
     ElicitResult,
     InputRequiredResult,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import PolicyRefusal
 from .models import Args
-from .operations import OPERATIONS, Effect, Operation
+from .operations import BY_NAME, OPERATIONS, Effect, Operation
 from .settings import ConfirmMode, Settings
 
 # Argument values that never reach a log, an audit line or an error message.
@@ -50,7 +51,6 @@ class Approval(BaseModel):
     approve: bool = Field(description="Yes, do this")
 
 
-APPROVAL_SCHEMA = render_elicitation_schema(Approval)
 
 
 class Policy:
@@ -79,6 +79,14 @@ class Policy:
         if self.settings.tools and op.name not in self.allowed:
             return f"{op.name} is not in the operator's allow-list"
         return None
+
+    def decide(self, op: Operation, args: Args) -> str:
+        """For a visible operation: "allowed", "confirm" (ask the human), "pre-approved" or "refused"."""
+        if not self.needs_confirmation(op, args):
+            return "allowed"
+        return {ConfirmMode.ELICIT: "confirm", ConfirmMode.DENY: "refused", ConfirmMode.APPROVE: "pre-approved"}[
+            self.settings.confirm
+        ]
 
     def needs_confirmation(self, op: Operation, args: Args) -> bool:
         return op.needs_confirmation or bool(op.confirm_fields & args.model_fields_set)
@@ -165,13 +173,54 @@ class SpentApprovals:
 
 @dataclass(frozen=True)
 class Question:
-    """What the human is asked: the action, the re-fetched target and the consequence."""
+    """What the human is asked: the action, the re-fetched target and the consequence.
+
+    With an `alternative` (a reversible operation offered in the same question), the form adds a
+    second checkbox: approving with it ticked runs the alternative instead.
+    """
 
     message: str
+    asked: str
+    alternative: str | None = None
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.message.encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{self.message}|{self.alternative}".encode()).hexdigest()[:32]
+
+    @property
+    def form(self) -> type[BaseModel]:
+        return _alternative_form(self.alternative) if self.alternative else Approval
+
+    def chosen(self, action: str, content: Any) -> str:
+        """The operation the human approved, or a `PolicyRefusal` for anything but a well-formed yes."""
+        if action == "cancel":
+            raise PolicyRefusal("The human cancelled the confirmation; nothing was sent to Clerk.", decision="cancelled")
+        if action != "accept":
+            raise PolicyRefusal("The human declined; nothing was sent to Clerk.", decision="declined")
+        try:
+            answer = self.form.model_validate(content if isinstance(content, dict) else {})
+        except ValidationError:
+            raise PolicyRefusal(
+                "The confirmation answer did not have the form asked for, so it counts as declined; "
+                "nothing was sent to Clerk.",
+                decision="declined",
+            ) from None
+        if answer.approve is not True:  # type: ignore[attr-defined]
+            raise PolicyRefusal("The human declined; nothing was sent to Clerk.", decision="declined")
+        return self.alternative if getattr(answer, "instead", False) else self.asked  # type: ignore[return-value]
+
+
+@lru_cache
+def _alternative_form(alternative: str) -> type[BaseModel]:
+    """`Approval` plus a checkbox to run the reversible `alternative` instead."""
+    return create_model(
+        "ApprovalWithAlternative",
+        __base__=Approval,
+        instead=(
+            bool,
+            Field(False, title=f"{BY_NAME[alternative].title} instead", description="reversible; approve must be ticked too"),
+        ),
+    )
 
 
 def describe_target(user: dict[str, Any]) -> str:
@@ -189,13 +238,18 @@ def build_question(
     op: Operation, args: Args, target: dict[str, Any], sensitive: list[str], *, production: bool
 ) -> Question:
     extra = ""
+    if op.alternative:
+        alternative = BY_NAME[op.alternative]
+        extra = f" Or tick 'instead' to {alternative.title.lower()}: it {alternative.consequence}, and can be undone."
     if sensitive:
         extra = f" Fields: {', '.join(sensitive)}."
     if op.name == "get_o_auth_access_token":
         extra = f" Provider: {getattr(args, 'provider', '')}."
     prefix = "PRODUCTION: " if production else ""
     return Question(
-        f"{prefix}{op.title}?\nUser: {describe_target(target)}\nThis {op.consequence}.{extra}\nApprove only if you asked for this."
+        f"{prefix}{op.title}?\nUser: {describe_target(target)}\nThis {op.consequence}.{extra}\nApprove only if you asked for this.",
+        asked=op.name,
+        alternative=op.alternative,
     )
 
 
@@ -212,8 +266,8 @@ def require_elicitation(ctx: Any) -> None:
         )
 
 
-async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | None:
-    """Ask the human to approve `question`; None means approved. Raises `PolicyRefusal` otherwise.
+async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | str:
+    """Ask the human about `question`; returns the operation they approved, or raises `PolicyRefusal`.
 
     On protocol 2026-07-28 the question travels in an `InputRequiredResult` whose (sealed) request
     state carries a fresh nonce and the question's digest; the client's retry is approved only if
@@ -224,7 +278,7 @@ async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> In
     if version is not None and version >= INPUT_REQUIRED_VERSION:
         return _confirm_input_required(ctx, question, approvals)
     try:
-        result = await ctx.elicit(question.message, Approval)
+        result = await ctx.elicit(question.message, question.form)
     except ValueError:
         # The SDK raises when an accepted answer has no content or not the form asked for: not a yes.
         raise PolicyRefusal(
@@ -237,17 +291,17 @@ async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> In
             "The client failed to ask for confirmation, so the call is refused; nothing was sent to Clerk.",
             decision="refused",
         ) from None
-    _accept_or_refuse(result.action, getattr(getattr(result, "data", None), "approve", False))
-    return None
+    data = getattr(result, "data", None)
+    return question.chosen(result.action, data.model_dump() if isinstance(data, BaseModel) else None)
 
 
-def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | None:
+def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | str:
     state = _load_state(ctx.request_state)
     answer = (ctx.input_responses or {}).get(CONFIRM_KEY)
     if state is None or answer is None or state.get("q") != question.digest:
         # First round, or the target changed since the question was shown: ask (again) with a new nonce.
         request = ElicitRequest(
-            params=ElicitRequestFormParams(message=question.message, requested_schema=APPROVAL_SCHEMA)
+            params=ElicitRequestFormParams(message=question.message, requested_schema=render_elicitation_schema(question.form))
         )
         new_state = json.dumps({"nonce": secrets.token_urlsafe(16), "q": question.digest})
         return InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=new_state)
@@ -256,9 +310,7 @@ def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprov
         raise PolicyRefusal("This confirmation was already used; nothing was sent. Ask again.", decision="replayed")
     if not isinstance(answer, ElicitResult):
         raise PolicyRefusal("The confirmation answer was not an elicitation result; nothing was sent.", decision="declined")
-    approve = isinstance(answer.content, dict) and answer.content.get("approve") is True
-    _accept_or_refuse(answer.action, approve)
-    return None
+    return question.chosen(answer.action, answer.content)
 
 
 def _load_state(raw: str | None) -> dict[str, Any] | None:
@@ -269,14 +321,6 @@ def _load_state(raw: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return state if isinstance(state, dict) and isinstance(state.get("nonce"), str) else None
-
-
-def _accept_or_refuse(action: str, approve: bool) -> None:
-    if action == "accept" and approve:
-        return
-    if action == "cancel":
-        raise PolicyRefusal("The human cancelled the confirmation; nothing was sent to Clerk.", decision="cancelled")
-    raise PolicyRefusal("The human declined; nothing was sent to Clerk.", decision="declined")
 
 
 def redact_args(args: dict[str, Any]) -> dict[str, Any]:

@@ -72,3 +72,11 @@ class OrganizationMembership(Result):
 class OrganizationMemberships(Result):
     data: list[OrganizationMembership]
     total_count: int
+
+
+class DryRunPreview(Result):
+    """What a call with `dry_run: true` would do; nothing was sent."""
+
+    dry_run: Literal[True]
+    request: dict[str, Any]
+    decision: str

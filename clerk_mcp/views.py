@@ -8,11 +8,16 @@ Clerk's complete records.
 
 from __future__ import annotations
 
+import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import Args
 from .operations import Operation
+from .policy import redact_args
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) -> dict[str, Any]:
@@ -30,6 +35,17 @@ def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) 
         if len(users) == limit and users:
             data["next_starting_after"] = users[-1].get("id")
     return data
+
+
+def describe_request(op: Operation, args: Args, request: httpx.Request) -> dict[str, Any]:
+    """The request a call would send, for a dry run: method, path with query, body with secrets masked."""
+    described: dict[str, Any] = {"method": request.method, "path": request.url.raw_path.decode()}
+    if op.body_kind == "json":
+        described["body"] = redact_args(json.loads(request.content))
+    elif op.body_kind == "multipart":
+        content, content_type = args.image()  # type: ignore[attr-defined]
+        described["body"] = {"file": {"filename": args.filename, "content_type": content_type, "bytes": len(content)}}  # type: ignore[attr-defined]
+    return described
 
 
 def fence(text: str) -> str:
