@@ -17,6 +17,7 @@ import string
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import render
@@ -191,6 +192,7 @@ END;
 SEARCH_INDEXES = ("users_search", "identifications_search")
 # FTS5's trigram tokenizer arrived in SQLite 3.34; older builds search by scanning alone.
 TRIGRAM = sqlite3.sqlite_version_info >= (3, 34, 0)
+BROAD = 5_000  # trigram matches beyond which scanning for a substring is cheaper than testing each
 
 TABLES = ("images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
 
@@ -221,51 +223,53 @@ def _phrase(needle: str) -> str | None:
     return '"' + needle.replace('"', '""') + '"' if TRIGRAM and len(needle) >= 3 else None
 
 
-# Substring filters are case-insensitive: the needle is lower-cased, and so is what it is tested
-# against. The exact test (`instr`) always decides; a trigram MATCH only narrows the rows it runs on
-# (trigrams fold case character by character, so they never drop a row the test would keep).
+@dataclass(frozen=True)
+class _Field:
+    """Fields searched by substring in one table: a condition on `u` that scans for the needle, and
+    one that tests only the rows the trigram `index` matches in `columns` (None: all of them). Each
+    `?` is the needle, but the narrowed condition's last, which is the MATCH expression."""
 
-def _narrowed(sql: str, params: list[Any], index: str, phrase: str | None) -> tuple[str, list[Any]]:
-    """`u.id IN (sql)`, with sql's rows narrowed to the trigram `index`'s matches for `phrase`."""
-    if phrase is not None:
-        sql += f" AND rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"
-        params = [*params, phrase]
-    return f"u.id IN ({sql})", params
+    scan: str
+    narrowed: str
+    index: str
+    columns: tuple[str, ...] | None = None
+
+    def match(self, phrase: str) -> str:
+        return f"{{{' '.join(self.columns)}}} : {phrase}" if self.columns else phrase
 
 
-def _user_contains(column: str) -> Callable[[str], tuple[str, list[Any]]]:
-    """Users whose `column` contains the needle. Without trigrams, scan the column's narrow index
-    rather than the wide table; ids are tested row by row, which keeps `query` one scan in
-    ORDER BY order that stops at LIMIT."""
-    def build(text: str) -> tuple[str, list[Any]]:
+def _narrowed(select: str, index: str) -> str:
+    return f"u.id IN ({select} AND rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH ?))"
+
+
+def _user_fields(*columns: str) -> _Field:
+    """Users columns. Scans read each column's narrow index, not the wide table; ids are tested row by
+    row, which keeps a scanning `query` one walk in ORDER BY order that stops at LIMIT."""
+    scans = ["instr(lower(u.id), ?) > 0" if c == "id" else
+             f"u.id IN (SELECT id FROM users INDEXED BY users_by_{c} WHERE instr({c}, ?) > 0)" for c in columns]
+    tests = " OR ".join(f"instr({'lower(id)' if c == 'id' else c}, ?) > 0" for c in columns)
+    return _Field(" OR ".join(scans), _narrowed(f"SELECT id FROM users WHERE ({tests})", "users_search"), "users_search", columns)
+
+
+def _identification_field(kind: str | None) -> _Field:
+    """Identifications of `kind` (None: any); they are stored lower-case."""
+    select = "SELECT user_id FROM identifications WHERE " + (f"type = '{kind}' AND " if kind else "") + "instr(value, ?) > 0"
+    return _Field(f"u.id IN ({select})", _narrowed(select, "identifications_search"), "identifications_search")
+
+
+def _substring(*fields: _Field) -> Callable[[str, Callable[[str, str], bool]], tuple[str, list[Any]]]:
+    """Users with the lower-cased needle in any of `fields`, tested by `instr`, which alone decides.
+    When the needle has 3 or more characters and `narrows` finds each field's trigram matches few,
+    only those are tested: trigrams fold case character by character, so they never miss a match."""
+    def build(text: str, narrows: Callable[[str, str], bool]) -> tuple[str, list[Any]]:
         needle = text.lower()
         phrase = _phrase(needle)
-        if phrase is None and column == "id":
-            return "instr(lower(u.id), ?) > 0", [needle]
-        source = "users" if phrase else f"users INDEXED BY users_by_{column}"
-        sql = f"SELECT id FROM {source} WHERE instr({'lower(id)' if column == 'id' else column}, ?) > 0"
-        return _narrowed(sql, [needle], "users_search", phrase and f"{column} : {phrase}")
+        if phrase is None or not all(narrows(f.index, f.match(phrase)) for f in fields):
+            sql = " OR ".join(f.scan for f in fields)
+            return f"({sql})", [needle] * sql.count("?")
+        params = [p for f in fields for p in [*[needle] * (f.narrowed.count("?") - 1), f.match(phrase)]]
+        return "(" + " OR ".join(f.narrowed for f in fields) + ")", params
     return build
-
-
-def _identification_contains(kind: str | None) -> Callable[[str], tuple[str, list[Any]]]:
-    """Users with an identification (of `kind`, or any) containing the needle; stored lower-case."""
-    def build(text: str) -> tuple[str, list[Any]]:
-        needle = text.lower()
-        where = f"type = '{kind}' AND " if kind else ""
-        sql = f"SELECT user_id FROM identifications WHERE {where}instr(value, ?) > 0"
-        return _narrowed(sql, [needle], "identifications_search", _phrase(needle))
-    return build
-
-
-_QUERIED = (_user_contains("id"), _user_contains("username"), _user_contains("search_name"),
-            _identification_contains(None))
-
-
-def _query(text: str) -> tuple[str, list[Any]]:
-    """The spec's `query`: partial match on ids, names, usernames and every identification."""
-    parts = [build(text) for build in _QUERIED]
-    return "(" + " OR ".join(sql for sql, _ in parts) + ")", [p for _, params in parts for p in params]
 
 
 def _signed(column: str) -> Callable[[tuple[list[str], list[str]]], tuple[str, list[Any]]]:
@@ -307,7 +311,7 @@ def _compare(column: str, op: str) -> Callable[[int], tuple[str, list[Any]]]:
 
 
 # Every filter of GET /users and GET /users/count: param name -> (kind, SQL builder). The handlers
-# parse each param by its kind.
+# parse each param by its kind; "substring" builders also get `Store.narrows`.
 USER_FILTERS: dict[str, tuple[str, Callable[[Any], tuple[str, list[Any]]] | None]] = {
     "email_address": ("list", _identification_in("email_address")),
     "phone_number": ("list", _identification_in("phone_number")),
@@ -316,11 +320,11 @@ USER_FILTERS: dict[str, tuple[str, Callable[[Any], tuple[str, list[Any]]] | None
     "external_id": ("signed", _signed("u.external_id")),
     "user_id": ("signed", _signed("u.id")),
     "organization_id": ("signed", _organizations),
-    "query": ("text", _query),
-    "email_address_query": ("text", _identification_contains("email_address")),
-    "phone_number_query": ("text", _identification_contains("phone_number")),
-    "username_query": ("text", _user_contains("username")),
-    "name_query": ("text", _user_contains("search_name")),
+    "query": ("substring", _substring(_user_fields("id", "username", "search_name"), _identification_field(None))),
+    "email_address_query": ("substring", _substring(_identification_field("email_address"))),
+    "phone_number_query": ("substring", _substring(_identification_field("phone_number"))),
+    "username_query": ("substring", _substring(_user_fields("username"))),
+    "name_query": ("substring", _substring(_user_fields("search_name"))),
     "banned": ("bool", lambda flag: ("u.banned = ?", [int(flag)])),
     "last_active_at_before": ("ms", _compare("last_active_at", "<")),
     "last_active_at_after": ("ms", _compare("last_active_at", ">")),
@@ -434,10 +438,16 @@ class Store:
         row = self.db.execute(f"SELECT id FROM users WHERE {column} = ?", (value,)).fetchone()
         return row[0] if row else None
 
+    def narrows(self, index: str, match: str) -> bool:
+        """Whether a trigram MATCH is selective enough that testing its rows beats a scan."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {index} WHERE {index} MATCH ? LIMIT {BROAD + 1})"
+        return self.db.execute(sql, (match,)).fetchone()[0] <= BROAD
+
     def _where(self, filters: dict[str, Any]) -> tuple[str, list[Any]]:
         clauses, params = [], []
         for name, value in filters.items():
-            clause, values = USER_FILTERS[name][1](value)
+            kind, build = USER_FILTERS[name]
+            clause, values = build(value, self.narrows) if kind == "substring" else build(value)
             clauses.append(clause)
             params += values
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params

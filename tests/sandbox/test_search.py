@@ -27,8 +27,10 @@ def _ids(client: TestClient, name: str, needle: str) -> tuple[list[str], int]:
     return listed, client.get("/v1/users/count", params={name: needle}).json()["total_count"]
 
 
-def test_trigram_search_answers_exactly_as_a_scan(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("broad", [store.BROAD, 1], ids=["narrowed", "mostly-scanned"])
+def test_trigram_search_answers_exactly_as_a_scan(client: TestClient, monkeypatch: pytest.MonkeyPatch, broad: int) -> None:
     assert store.TRIGRAM, "this SQLite has no trigram tokenizer"
+    monkeypatch.setattr(store, "BROAD", broad)
     found = sorted(_needles(client.get("/v1/users", params={"limit": 500}).json()))
     needles = found + ['"', 'a"b', "ja*", "doe OR", "name:", "NEAR(x"]
     indexed = {(name, n): _ids(client, name, n) for name in TEXT_FILTERS for n in needles}
