@@ -15,6 +15,7 @@ const failure = (promise) => promise.then(
 const listed = await users.getUserList({ emailAddress: ['jane@example.com', 'john@example.com'], orderBy: 'first_name', limit: 1 });
 out.list = { firstNames: listed.data.map((u) => u.firstName), totalCount: listed.totalCount };
 
+out.oldest = (await users.getUserList({ orderBy: '+created_at', limit: 2, offset: 1 })).data.map((u) => u.id);
 out.searched = (await users.getUserList({ query: 'JANE@EXA' })).data.map((u) => u.id);
 out.wrongKey = await failure(createClerkClient({ secretKey: 'sk_test_wrong', apiUrl: args.apiUrl }).users.getUser(args.jane));
 

@@ -61,6 +61,7 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     created = got["created"]["id"]
 
     assert got["list"] == {"firstNames": ["Jane"], "totalCount": 2}  # GET /users with limit, GET /users/count without
+    assert got["oldest"] == [r["id"] for r in app.state.sandbox.store.rows("SELECT id FROM users ORDER BY created_at, id LIMIT 2 OFFSET 1")]
     assert got["searched"] == [JANE]
     assert got["wrongKey"] == {"status": 401, "codes": ["clerk_key_invalid"]}
     assert got["jane"] == {"email": "jane@example.com", "username": "janedoe", "publicMetadata": {"role": "admin", "plan": "pro"}}
