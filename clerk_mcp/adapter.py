@@ -3,7 +3,8 @@
 It knows HTTP and Clerk's wire conventions (bearer key, `Clerk-API-Version`, repeated query keys,
 multipart uploads, error bodies) and nothing of MCP or policy. The transport is injected, so the
 same client talks to api.clerk.com, to a standalone emulator, or in-process to the embedded sandbox
-(`httpx.ASGITransport`), and tests use `httpx.MockTransport`.
+(`httpx.ASGITransport`), and tests use `httpx.MockTransport`. A limiter, when given, is awaited before every
+attempt, so replicas sharing one (clerk_mcp/state.py) stay together under Clerk's rate limit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import anyio
@@ -47,6 +48,12 @@ class RetryPolicy:
     max_retry_after: float = 10.0
 
 
+class Limiter(Protocol):
+    async def acquire(self) -> None:
+        """Return when a request may be sent; raise a `ClerkMCPError` to refuse it."""
+        ...
+
+
 class ClerkClient:
     """One pooled `httpx.AsyncClient` for the life of the server."""
 
@@ -58,10 +65,12 @@ class ClerkClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
         retry: RetryPolicy = RetryPolicy(),
+        limiter: Limiter | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retry = retry
+        self.limiter = limiter
         self._http = httpx.AsyncClient(
             base_url=self.api_url + "/v1",
             transport=transport,
@@ -136,6 +145,8 @@ class ClerkClient:
 
     async def _send_once(self, request: httpx.Request) -> Any:
         """One attempt, bounded as a whole by `timeout` (httpx's own timeouts are per phase, and absent in-process)."""
+        if self.limiter is not None:
+            await self.limiter.acquire()  # a retry is a request too; queueing counts against the call's deadline
         try:
             with anyio.fail_after(self.timeout):
                 response = await self._http.send(request, stream=True)

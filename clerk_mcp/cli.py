@@ -44,6 +44,10 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--allowed-hosts", help="comma-separated Host values accepted besides loopback ('name:*' any port, '*' any)")
     g.add_argument("--allowed-origins", help="comma-separated browser Origins accepted besides loopback")
     g.add_argument("--auth-token-file", help="file whose first line is the bearer token clients must send")
+    g = parser.add_argument_group("replicas (env: CLERK_MCP_<NAME>)")
+    g.add_argument("--redis-url", help="Redis shared by replicas: state keys, verify budgets, approvals, rate limit")
+    g.add_argument("--rate-limit", type=int, help="Clerk requests per window, all replicas together (default 1000 for sk_live_, else 100)")
+    g.add_argument("--rate-window", type=float, help="rate-limit window in seconds (default 10)")
 
 
 def _settings(ns: argparse.Namespace, **extra: Any):
@@ -51,6 +55,7 @@ def _settings(ns: argparse.Namespace, **extra: Any):
 
     keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
+    keys += ("redis_url", "rate_limit", "rate_window")
     return load_settings(**{**{k: getattr(ns, k, None) for k in keys}, **extra})
 
 
@@ -86,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     emulator.add_argument("--empty", action="store_true", help="start with no demo data")
 
+    rotate = sub.add_parser("rotate-state-key", help="put a new confirmation-sealing key first in Redis's ring; restart replicas after")
+    rotate.add_argument("--redis-url", help="default: CLERK_MCP_REDIS_URL")
+
     manifests = sub.add_parser("manifests", help="write the generated manifests/ (tool files, registry entry, client configs)")
     manifests.add_argument("--dir", type=Path, default=Path("manifests"))
     manifests.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale, missing or extra file")
@@ -117,6 +125,8 @@ def _dispatch(ns: argparse.Namespace) -> int:
         from .transcripts import run_replay
 
         return run_replay(ns.path)
+    if ns.command == "rotate-state-key":
+        return _rotate_state_key(ns.redis_url)
     if ns.command == "manifests":
         return _manifests(ns.dir, check=ns.check)
     if ns.command == "policy":
@@ -137,6 +147,22 @@ def _dispatch(ns: argparse.Namespace) -> int:
     from .server import build_server
 
     build_server(settings).run("stdio")
+    return EXIT_OK
+
+
+def _rotate_state_key(url: str | None) -> int:
+    from .settings import load_settings
+    from .state import rotate_state_keys
+
+    url = url or load_settings().redis_url
+    if not url:
+        raise ValueError("rotate-state-key needs --redis-url or CLERK_MCP_REDIS_URL")
+    size = rotate_state_keys(url)
+    print(
+        f"clerk-mcp: a new key now seals confirmation state ({size} keys in the ring; the previous one still opens). "
+        "Restart the replicas one by one; rotate again no sooner than 10 minutes after.",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

@@ -14,8 +14,6 @@ import json
 import os
 import secrets
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,11 +33,14 @@ from .errors import PolicyRefusal
 from .models import Args
 from .operations import BY_NAME, OPERATIONS, Effect, Operation
 from .settings import ConfirmMode, Settings
+from .state import SharedState
 
 # Argument values that never reach a log, an audit line or an error message.
 SECRET_ARGS = frozenset({"password", "password_digest", "code", "totp_secret", "backup_codes", "file_base64"})
 INPUT_REQUIRED_VERSION = "2026-07-28"
 CONFIRM_KEY = "confirm"
+# Longer than sealed request state lives (10 min): a nonce is remembered for as long as it could be replayed.
+APPROVAL_TTL = 3600.0
 
 
 class Approval(BaseModel):
@@ -127,48 +128,26 @@ def _expand(patterns: list[str], flag: str) -> frozenset[str]:
 
 
 class AttemptBudget:
-    """Per-user sliding window of verify attempts, so a model cannot brute-force a password or code."""
+    """Per-user sliding window of verify attempts, so a model cannot brute-force a password or code. Counted in
+    the shared state, so landing on another replica buys no extra attempts."""
 
-    def __init__(self, limit: int, window: float) -> None:
+    def __init__(self, state: SharedState, limit: int, window: float) -> None:
+        self.state = state
         self.limit = limit
         self.window = window
-        self._attempts: dict[str, deque[float]] = {}
 
-    def take(self, user_id: str) -> None:
-        now = time.monotonic()
-        attempts = self._attempts.setdefault(user_id, deque())
-        while attempts and attempts[0] <= now - self.window:
-            attempts.popleft()
-        if len(attempts) >= self.limit:
-            wait = attempts[0] + self.window - now
+    async def take(self, user_id: str) -> None:
+        wait = await self.state.take(f"verify:{user_id}", self.limit, self.window)
+        if wait:
             raise PolicyRefusal(
                 f"Too many verification attempts for {user_id}: {self.limit} per {self.window:g}s. "
                 f"Try again in {wait:.0f}s.",
                 decision="over_budget",
                 retry_after=wait,
             )
-        attempts.append(now)
 
-    def remaining(self, user_id: str) -> int:
-        now = time.monotonic()
-        return self.limit - sum(1 for t in self._attempts.get(user_id, ()) if t > now - self.window)
-
-
-class SpentApprovals:
-    """Approval nonces already used; an approval replayed after its call ran approves nothing."""
-
-    def __init__(self, ttl: float = 3600.0) -> None:
-        self.ttl = ttl
-        self._spent: dict[str, float] = {}
-
-    def claim(self, nonce: str) -> bool:
-        now = time.monotonic()
-        for key in [k for k, t in self._spent.items() if t < now]:
-            del self._spent[key]
-        if nonce in self._spent:
-            return False
-        self._spent[nonce] = now + self.ttl
-        return True
+    async def remaining(self, user_id: str) -> int:
+        return self.limit - await self.state.count(f"verify:{user_id}", self.window)
 
 
 @dataclass(frozen=True)
@@ -266,17 +245,18 @@ def require_elicitation(ctx: Any) -> None:
         )
 
 
-async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | str:
+async def confirm(ctx: Any, question: Question, shared: SharedState) -> InputRequiredResult | str:
     """Ask the human about `question`; returns the operation they approved, or raises `PolicyRefusal`.
 
     On protocol 2026-07-28 the question travels in an `InputRequiredResult` whose (sealed) request
     state carries a fresh nonce and the question's digest; the client's retry is approved only if
-    the same question is still the one being asked and the nonce has not been used. Older protocol
+    the same question is still the one being asked and the nonce has not been used (claimed in `shared`, so
+    not on any replica). Older protocol
     versions ask mid-call with `elicitation/create`.
     """
     version = ctx.protocol_version
     if version is not None and version >= INPUT_REQUIRED_VERSION:
-        return _confirm_input_required(ctx, question, approvals)
+        return await _confirm_input_required(ctx, question, shared)
     try:
         result = await ctx.elicit(question.message, question.form)
     except ValueError:
@@ -295,7 +275,7 @@ async def confirm(ctx: Any, question: Question, approvals: SpentApprovals) -> In
     return question.chosen(result.action, data.model_dump() if isinstance(data, BaseModel) else None)
 
 
-def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprovals) -> InputRequiredResult | str:
+async def _confirm_input_required(ctx: Any, question: Question, shared: SharedState) -> InputRequiredResult | str:
     state = _load_state(ctx.request_state)
     answer = (ctx.input_responses or {}).get(CONFIRM_KEY)
     if state is None or answer is None or state.get("q") != question.digest:
@@ -306,7 +286,7 @@ def _confirm_input_required(ctx: Any, question: Question, approvals: SpentApprov
         new_state = json.dumps({"nonce": secrets.token_urlsafe(16), "q": question.digest})
         return InputRequiredResult(input_requests={CONFIRM_KEY: request}, request_state=new_state)
     # Any answer spends the question's nonce: a declined or cancelled state cannot be re-sent as a yes.
-    if not approvals.claim(str(state.get("nonce"))):
+    if not await shared.claim(f"approval:{state['nonce']}", APPROVAL_TTL):
         raise PolicyRefusal("This confirmation was already used; nothing was sent. Ask again.", decision="replayed")
     if not isinstance(answer, ElicitResult):
         raise PolicyRefusal("The confirmation answer was not an elicitation result; nothing was sent.", decision="declined")

@@ -29,9 +29,10 @@ from . import __version__
 from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs
 from .operations import BY_NAME, Effect, Operation, compact_schema, output_schema
-from .policy import AttemptBudget, AuditLog, Policy, SpentApprovals, Question, build_question, confirm, describe_target, redact_args, require_elicitation
+from .policy import AttemptBudget, AuditLog, Policy, Question, build_question, confirm, describe_target, redact_args, require_elicitation
 from .resources import register_resources
 from .settings import Settings
+from .state import RateLimiter, SharedState, open_state, state_keys
 from .views import describe_request, fence, shape_result
 
 if TYPE_CHECKING:
@@ -61,9 +62,10 @@ def tool_definition(op: Operation) -> MCPTool:
 
 
 class ClerkMCPServer(MCPServer):
-    def __init__(self, settings: Settings, connect: Callable[[], ClerkClient], *, instructions: str) -> None:
-        # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS).
-        keys = [key.get_secret_value() for key in settings.state_keys]
+    def __init__(self, settings: Settings, connect: Callable[[SharedState], ClerkClient], *, instructions: str) -> None:
+        # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS,
+        # else Redis's ring).
+        keys = state_keys(settings)
         super().__init__(
             name="clerk-mcp", version=__version__, instructions=instructions,
             request_state_security=RequestStateSecurity(keys=keys) if keys else None,
@@ -73,8 +75,9 @@ class ClerkMCPServer(MCPServer):
         self._connect = connect
         self._prompts_registered = False
         self.policy = Policy(settings)
-        self.budget = AttemptBudget(settings.verify_attempts, settings.verify_window)
-        self.approvals = SpentApprovals()
+        # Budgets, approvals and the rate limit: in Redis with CLERK_MCP_REDIS_URL, so replicas share them.
+        self.state = open_state(settings)
+        self.budget = AttemptBudget(self.state, settings.verify_attempts, settings.verify_window)
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
         self.transcript = AuditLog(settings.record) if settings.record else None
         register_resources(self)
@@ -102,7 +105,7 @@ class ClerkMCPServer(MCPServer):
 
     @cached_property
     def client(self) -> ClerkClient:
-        return self._connect()
+        return self._connect(self.state)
 
     async def aclose(self) -> None:
         """Close the Clerk client's connections, if a call ever opened them."""
@@ -162,7 +165,7 @@ class ClerkMCPServer(MCPServer):
             record["decision"] = "dry-run"
             return await self._preview(op, args, target, decision)
         if op.effect is Effect.VERIFY:
-            self.budget.take(str(target))
+            await self.budget.take(str(target))
         if decision == "refused":
             raise PolicyRefusal(
                 f"{op.name} needs a human's confirmation and the operator's policy refuses such calls (confirm=deny)."
@@ -172,7 +175,7 @@ class ClerkMCPServer(MCPServer):
         if decision == "confirm":
             require_elicitation(ctx)
             question = await self._question(op, args, str(target))
-            chosen = await confirm(ctx, question, self.approvals)
+            chosen = await confirm(ctx, question, self.state)
             if isinstance(chosen, InputRequiredResult):
                 return chosen
             record["decision"] = "confirmed"
@@ -239,7 +242,7 @@ def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer
     if settings.sandbox and transport is None:
         print(SANDBOX_NOTICE, file=sys.stderr)
 
-    def connect() -> ClerkClient:
+    def connect(state: SharedState) -> ClerkClient:
         from .adapter import ClerkClient, RetryPolicy
 
         options: dict[str, Any] = {"timeout": settings.timeout, "retry": RetryPolicy(deadline=settings.retry_deadline)}
@@ -251,6 +254,10 @@ def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer
             app = create_app(db_path=str(settings.sandbox_db) if settings.sandbox_db else None)
             return ClerkClient(SANDBOX_SECRET_KEY, api_url="http://sandbox.invalid", transport=httpx.ASGITransport(app=app), **options)
         key = settings.secret_key.get_secret_value() if settings.secret_key else "sk_test_sandbox"
+        if transport is None:  # a Clerk instance (or the emulator standing in for one) over the network
+            options["limiter"] = RateLimiter(
+                state, f"rate:{settings.key_fingerprint}", settings.clerk_rate_limit, settings.rate_window, settings.rate_wait
+            )
         return ClerkClient(key, api_url=settings.api_url, transport=transport, **options)
 
     return ClerkMCPServer(settings, connect, instructions=f"{INSTRUCTIONS} {BACKEND_NOTES[settings.backend_kind]}")

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default_factory=list, description="shared secrets sealing confirmation state across replicas; first one seals"
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="largest HTTP request body accepted")
+    # Replicas (clerk_mcp/state.py): what they must agree on lives in Redis when this is set.
+    redis_url: str | None = Field(None, description="Redis shared by replicas: state keys, verify budgets, approvals, rate limit")
+    rate_limit: int | None = Field(None, ge=1, description="Clerk requests per rate_window, all replicas together (default 1000 for sk_live_ keys, else 100)")
+    rate_window: float = Field(10.0, gt=0, description="rate-limit window, seconds")
+    rate_wait: float = Field(10.0, gt=0, description="longest a Clerk request queues for the rate limit before the call is refused, seconds")
 
     @field_validator("tools", "deny_tools", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
     @classmethod
@@ -82,6 +87,11 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             return "sandbox"
         return "production" if self.secret_key.get_secret_value().startswith("sk_live_") else "development"
+
+    @property
+    def clerk_rate_limit(self) -> int:
+        """Clerk's own limit per 10 s unless set: 1000 for production instances, 100 for development ones."""
+        return self.rate_limit or (1000 if self.backend_kind == "production" else 100)
 
     @property
     def key_fingerprint(self) -> str | None:
