@@ -26,7 +26,7 @@ from . import __version__
 from .http import MCP_PATH
 from .operations import OPERATIONS
 from .policy import Policy
-from .server import tool_definition
+from .server import every_tool
 from .settings import Settings
 
 SERVER_NAME = "io.github.clerk-mcp/clerk-mcp"
@@ -52,7 +52,7 @@ DROPPED_IN_STRICT = frozenset({"minLength", "maxLength"})
 
 def generate() -> dict[str, str]:
     """Every generated file, by path relative to the manifests directory."""
-    tools = [tool_definition(op).model_dump(mode="json", by_alias=True, exclude_none=True) for op in OPERATIONS]
+    tools = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in every_tool()]
     files = {f"tools/{tool['name']}.json": _json(tool) for tool in tools}
     files["openai-tools.json"] = _json([openai_tool(tool) for tool in tools])
     files["anthropic-tools.json"] = _json(

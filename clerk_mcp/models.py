@@ -237,3 +237,9 @@ class VerifyPasswordArgs(UserPath, DryRun):
 
 class VerifyTotpArgs(UserPath, DryRun):
     code: str = Field(min_length=1, max_length=64)
+
+
+class StatusArgs(Args):
+    """`clerk_status`: optionally, the user whose verify attempts are left."""
+
+    user_id: UserId | None = None

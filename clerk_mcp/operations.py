@@ -195,6 +195,9 @@ OPERATIONS: tuple[Operation, ...] = (
 
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
+# The one tool outside the table: it reports on the server itself and calls nothing at Clerk.
+STATUS_TOOL = "clerk_status"
+
 
 def output_schema(op: Operation) -> dict[str, Any]:
     """The tool's output schema; several result shapes become one object schema with `anyOf` arms."""

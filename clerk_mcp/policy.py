@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import PolicyRefusal
 from .models import Args
-from .operations import BY_NAME, OPERATIONS, Effect, Operation
+from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation
 from .settings import ConfirmMode, Settings
 from .state import SharedState
 
@@ -68,6 +68,11 @@ class Policy:
                 "it would run destructive calls with no human asked"
             )
         self.visible: tuple[Operation, ...] = tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
+
+    @property
+    def offers_status(self) -> bool:
+        """`clerk_status` only reads this server, so read-only mode keeps it; allow and deny lists apply."""
+        return STATUS_TOOL not in self.denied and (not self.settings.tools or STATUS_TOOL in self.allowed)
 
     def hidden_reason(self, op: Operation) -> str | None:
         """Why `op` is not offered at all (deny > read-only > allow), or None when it is."""
@@ -117,7 +122,7 @@ CONFIRM_RULES = {ConfirmMode.ELICIT: "confirm", ConfirmMode.DENY: "refused", Con
 def _expand(patterns: list[str], flag: str) -> frozenset[str]:
     """Tool names matched by names or globs (`get_*`). Fails closed: a pattern matching no tool is an error,
     never a silently different tool set."""
-    names = [op.name for op in OPERATIONS]
+    names = [op.name for op in OPERATIONS] + [STATUS_TOOL]
     matched: set[str] = set()
     for pattern in patterns:
         hits = fnmatch.filter(names, pattern)

@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 from . import __version__
 from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
-from .models import Args, GetUserArgs
-from .operations import BY_NAME, Effect, Operation, compact_schema, output_schema
+from .models import Args, GetUserArgs, StatusArgs
+from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, output_schema
 from .policy import AttemptBudget, AuditLog, Policy, Question, build_question, confirm, describe_target, redact_args, require_elicitation
 from .resources import register_resources
 from .settings import Settings
@@ -61,6 +61,34 @@ def tool_definition(op: Operation) -> MCPTool:
     )
 
 
+STATUS = STATUS_TOOL
+
+
+@lru_cache
+def status_tool() -> MCPTool:
+    """The one tool outside the operation table: it reports on this server, and calls nothing."""
+    return MCPTool(
+        name=STATUS,
+        title="clerk-mcp status",
+        description="This server's own status, not a Clerk API call: backend, API version, policy per tool, "
+        "verify attempts left for a user_id.",
+        input_schema=compact_schema(StatusArgs),
+        output_schema={
+            "type": "object",
+            "properties": {"backend": {"type": "string"}, "api_version": {"type": "string"}, "tools": {"type": "array"}},
+            "required": ["backend", "api_version", "tools"],
+        },
+        annotations=ToolAnnotations(
+            title="clerk-mcp status", read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+
+
+def every_tool() -> list[MCPTool]:
+    """Every tool a server can offer, before the operator's policy hides any: for manifests."""
+    return [*(tool_definition(op) for op in OPERATIONS), status_tool()]
+
+
 class ClerkMCPServer(MCPServer):
     def __init__(self, settings: Settings, connect: Callable[[SharedState], ClerkClient], *, instructions: str) -> None:
         # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS,
@@ -84,7 +112,9 @@ class ClerkMCPServer(MCPServer):
 
     @cached_property
     def tool_definitions(self) -> dict[str, MCPTool]:
-        return {op.name: tool_definition(op) for op in self.policy.visible}
+        """The Clerk tools the policy offers, then `clerk_status`."""
+        tools = {op.name: tool_definition(op) for op in self.policy.visible}
+        return {**tools, STATUS: status_tool()} if self.policy.offers_status else tools
 
     def _register_prompts_once(self) -> None:
         if not self._prompts_registered:
@@ -125,9 +155,13 @@ class ClerkMCPServer(MCPServer):
         started = time.perf_counter()
         record: dict[str, Any] = {"tool": name, "arguments": redact_args(arguments if isinstance(arguments, dict) else {})}
         try:
-            op = self._operation(name)
-            args = _validate(op, arguments)
-            outcome = await self._run(op, args, context, record)
+            if name == STATUS and self.policy.offers_status:
+                outcome: CallToolResult | InputRequiredResult = _result(
+                    await self.status(_validate_model(name, StatusArgs, arguments))
+                )
+            else:
+                op = self._operation(name)
+                outcome = await self._run(op, _validate(op, arguments), context, record)
         except ClerkMCPError as exc:
             # A refusal overrides the provisional "allowed" set before confirmation was asked.
             record["decision"] = exc.decision if isinstance(exc, PolicyRefusal) else record.get("decision", "allowed")
@@ -186,6 +220,24 @@ class ClerkMCPServer(MCPServer):
         data = await self.client.call(op, args)
         return _result(shape_result(op, args, data, expose_private=self.config.expose_private_metadata))
 
+    async def status(self, args: StatusArgs) -> dict[str, Any]:
+        """Backend, API version and effective policy; no secret (the key appears only as a fingerprint)."""
+        from .adapter import API_VERSION
+
+        status: dict[str, Any] = {
+            "backend": self.config.backend_kind,
+            "api_url": None if self.config.sandbox else self.config.api_url,
+            "key_fingerprint": self.config.key_fingerprint,
+            "api_version": API_VERSION,
+            "server_version": __version__,
+            "confirmation_mode": self.config.confirm.value,
+            "tools": [self.policy.describe(op) for op in OPERATIONS],
+            "note": "clerk_status is not one of Clerk's operations; it describes this server.",
+        }
+        if args.user_id:
+            status["verify_attempts_left"] = {"user_id": args.user_id, "remaining": await self.budget.remaining(args.user_id)}
+        return status
+
     async def _target(self, user_id: str) -> dict[str, Any]:
         return await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=user_id))
 
@@ -216,12 +268,16 @@ def _result(structured: dict[str, Any]) -> CallToolResult:
 
 
 def _validate(op: Operation, arguments: Any) -> Args:
+    return _validate_model(op.name, op.args, arguments)
+
+
+def _validate_model(tool: str, model: type[Args], arguments: Any) -> Any:
     if not isinstance(arguments, dict):
-        raise InvalidArguments(op.name, ["arguments must be a JSON object"])
+        raise InvalidArguments(tool, ["arguments must be a JSON object"])
     try:
-        return op.args.model_validate(arguments)
+        return model.model_validate(arguments)
     except ValidationError as exc:
-        raise InvalidArguments(op.name, [_problem(e) for e in exc.errors(include_url=False, include_input=False)]) from None
+        raise InvalidArguments(tool, [_problem(e) for e in exc.errors(include_url=False, include_input=False)]) from None
 
 
 def _problem(error: Any) -> str:

@@ -17,6 +17,7 @@ from mcp.client import Client
 
 from clerk_mcp import __version__
 from clerk_mcp.operations import OPERATIONS
+from clerk_mcp.server import STATUS
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
 
@@ -53,7 +54,7 @@ async def test_tools_json_is_exactly_the_tools_array_of_tools_list():
     async with Client(build_server(Settings())) as client:
         listed = (await client.list_tools()).tools
     assert printed == [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed]
-    assert [t["name"] for t in printed] == [op.name for op in OPERATIONS]
+    assert [t["name"] for t in printed] == [op.name for op in OPERATIONS] + [STATUS]
     assert "sandbox" in proc.stderr  # the notice goes to stderr, never stdout
 
 
@@ -61,7 +62,7 @@ def test_tools_plain_lists_every_tool_and_honours_read_only():
     proc = cli("tools", "--read-only")
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
-    assert names == [op.name for op in OPERATIONS if op.effect.value == "read"]
+    assert names == [op.name for op in OPERATIONS if op.effect.value == "read"] + [STATUS]
 
 
 def test_call_prints_the_result_as_json():

@@ -22,6 +22,7 @@ from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from clerk_mcp import __version__, manifests
 from clerk_mcp.cli import main
 from clerk_mcp.operations import OPERATIONS
+from clerk_mcp.server import STATUS
 from clerk_mcp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +113,7 @@ def test_every_operation_has_its_tool_file_exactly_as_tools_list_shows_it(server
         return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in result.tools]
 
     tools = anyio.run(listed)
-    assert [t["name"] for t in tools] == [op.name for op in OPERATIONS]
+    assert [t["name"] for t in tools] == [op.name for op in OPERATIONS] + [STATUS]
     for tool in tools:
         assert load(f"tools/{tool['name']}.json") == tool
 
@@ -156,13 +157,14 @@ def test_openai_tools_have_the_function_calling_shape_and_strict_only_where_it_h
     tools = load("openai-tools.json")
     Draft202012Validator(OPENAI_TOOLS).validate(tools)
     by_name = {t["function"]["name"]: t["function"] for t in tools}
-    assert list(by_name) == [op.name for op in OPERATIONS]
-    for op in OPERATIONS:
-        function, input_schema = by_name[op.name], load(f"tools/{op.name}.json")["inputSchema"]
-        assert function["description"] == op.description
+    assert list(by_name) == [op.name for op in OPERATIONS] + [STATUS]
+    for name, function in by_name.items():
+        tool = load(f"tools/{name}.json")
+        input_schema = tool["inputSchema"]
+        assert function["description"] == tool["description"]
         Draft202012Validator.check_schema(function["parameters"])
         if function["strict"]:
-            assert strict_violations(function["parameters"]) == [], op.name
+            assert strict_violations(function["parameters"]) == [], name
             assert set(function["parameters"]["properties"]) == set(input_schema["properties"]), "no argument lost"
         else:
             assert function["parameters"] == input_schema
@@ -180,7 +182,7 @@ def test_tools_with_optional_arguments_are_not_strict():
 def test_anthropic_tools_have_the_tool_use_shape():
     tools = load("anthropic-tools.json")
     Draft202012Validator(ANTHROPIC_TOOLS).validate(tools)
-    assert [t["name"] for t in tools] == [op.name for op in OPERATIONS]
+    assert [t["name"] for t in tools] == [op.name for op in OPERATIONS] + [STATUS]
     for tool in tools:
         assert tool["input_schema"] == load(f"tools/{tool['name']}.json")["inputSchema"]
         Draft202012Validator.check_schema(tool["input_schema"])

@@ -13,6 +13,7 @@ import pytest
 from mcp.client import Client
 
 from clerk_mcp.operations import OPERATIONS, Effect
+from clerk_mcp.server import STATUS
 
 from conftest import OTHER_USER_ID, SECRET_KEY, USER_ID, FakeClerk, make_server, spec_arguments, text_of
 
@@ -29,7 +30,7 @@ async def listed(server) -> list[str]:
 
 async def test_read_only_lists_exactly_the_read_tools_and_refuses_the_others(clerk: FakeClerk):
     server = make_server(clerk, read_only=True)
-    assert await listed(server) == READ
+    assert await listed(server) == [*READ, STATUS]
     assert len(READ) == 4
     async with Client(server) as client:
         for op in NOT_READ:
@@ -83,7 +84,7 @@ def test_policy_settings_from_the_environment(clerk: FakeClerk, monkeypatch):
     monkeypatch.setenv("CLERK_MCP_DENY_TOOLS", "delete_user, ban_user")
     monkeypatch.setenv("CLERK_MCP_READ_ONLY", "false")
     server = make_server(clerk)
-    assert set(server.tool_definitions) == {op.name for op in OPERATIONS} - {"delete_user", "ban_user"}
+    assert set(server.tool_definitions) == {op.name for op in OPERATIONS} - {"delete_user", "ban_user"} | {STATUS}
 
 
 # --- attempt budget ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from mcp.client import Client
 
 from clerk_mcp.operations import OPERATIONS, Effect
+from clerk_mcp.server import STATUS
 
 from conftest import USER_ID, spec_arguments, spec_body, spec_parameters, text_of
 
@@ -36,7 +37,7 @@ def test_the_specified_tool_names():
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_tools_list_is_exactly_the_operation_table(server_factory, mode):
     tools = await list_tools(server_factory(), mode)
-    assert list(tools) == [op.name for op in OPERATIONS]
+    assert list(tools) == [op.name for op in OPERATIONS] + [STATUS]
     for op in OPERATIONS:
         tool = tools[op.name]
         assert tool.title == op.title and tool.annotations.title == op.title
@@ -58,6 +59,8 @@ async def test_annotations_follow_the_effect_class(server_factory):
             assert a.destructive_hint is False, op.name
         assert a.open_world_hint is (op.effect is Effect.SECRET), op.name
         assert a.idempotent_hint is op.idempotent, op.name
+    status = tools[STATUS].annotations
+    assert status.read_only_hint is True and status.destructive_hint is False and status.open_world_hint is False
 
 
 async def test_annotation_invariants_on_the_wire(server_factory):
