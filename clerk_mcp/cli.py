@@ -100,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def server_flags() -> set[str]:
+    """The `--flags` of `clerk-mcp serve`: each is a setting (the README's settings table pairs them)."""
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    serve = commands.choices["serve"]
+    return {flag for action in serve._actions for flag in action.option_strings if flag.startswith("--")} - {"--help"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args_list = sys.argv[1:] if argv is None else argv

@@ -61,6 +61,7 @@ def generate() -> dict[str, str]:
     files["server.json"] = _json(server_entry())
     files.update(client_configs())
     files["tools.md"] = tools_table()
+    files["settings.md"] = settings_table()
     return files
 
 
@@ -160,6 +161,25 @@ def environment_variable(name: str) -> dict[str, Any]:
     if field.default is not None and not field.is_required() and field.default_factory is None:
         var["default"] = str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
     return var
+
+
+def settings_table() -> str:
+    """The README's configuration table: every setting's variable, its flag where the CLI has one, its default."""
+    from .cli import server_flags
+
+    flags = server_flags()
+    rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
+    for name in Settings.model_fields:
+        var = environment_variable(name)
+        flag = f"--{name.replace('_', '-')}"
+        cells = (
+            f"`{flag}`" if flag in flags else "",
+            f"`{var['name']}`",
+            f"`{var['default']}`" if "default" in var else "",
+            var["description"] or "",
+        )
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def tools_table() -> str:

@@ -238,3 +238,16 @@ def test_wheel_carries_everything_the_package_needs_at_run_time(tmp_path):
     assert "clerk_mcp/sandbox/seed.json" in names
     entry_points = zipfile.ZipFile(wheel).read(f"clerk_mcp-{__version__}.dist-info/entry_points.txt").decode()
     assert "clerk-mcp = clerk_mcp.cli:main" in entry_points
+
+
+def test_every_server_flag_is_a_setting_with_an_environment_variable_listed_in_the_readme():
+    from clerk_mcp.cli import server_flags
+    from clerk_mcp.settings import Settings
+
+    for flag in server_flags():
+        assert flag[2:].replace("-", "_") in Settings.model_fields, f"{flag} has no setting (and so no variable)"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    between = readme.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
+    assert between.strip() == (MANIFESTS / "settings.md").read_text(encoding="utf-8").strip()
+    for flag in server_flags():
+        assert f"`{flag}`" in between
