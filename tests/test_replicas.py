@@ -23,10 +23,16 @@ import anyio
 import httpx
 import httpx2
 import pytest
+import redis
+from redis.exceptions import RedisError
 
+from clerk_mcp.adapter import ClerkClient
+from clerk_mcp.errors import PolicyRefusal
+from clerk_mcp.models import GetUsersCountArgs
+from clerk_mcp.operations import BY_NAME
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY
 from clerk_mcp.settings import Settings
-from clerk_mcp.state import rotate_state_keys, state_keys
+from clerk_mcp.state import LocalState, RateLimiter, rotate_state_keys, state_keys
 
 from conftest import APPROVE, answering
 from test_http import JANE, mcp_client
@@ -34,11 +40,6 @@ from test_http import JANE, mcp_client
 pytestmark = pytest.mark.anyio
 
 REDIS_SERVER = shutil.which("redis-server")
-if REDIS_SERVER is None:
-    pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)", allow_module_level=True)
-
-import redis  # noqa: E402 - only worth importing once there is a server to talk to
-
 SANDBOX = {"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}
 WRONG_PASSWORD = {"user_id": JANE, "password": "not-jane's-password"}
 
@@ -55,7 +56,7 @@ def wait_until(ready: Callable[[], Any], what: str, timeout: float = 15.0) -> No
         try:
             if ready():
                 return
-        except (OSError, httpx.HTTPError, redis.RedisError):
+        except (OSError, httpx.HTTPError, RedisError):
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start")
@@ -85,6 +86,8 @@ class RedisServer:
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     try:
@@ -136,7 +139,7 @@ def replicas(tmp_path: Path, redis_url: str, clerk: str, count: int = 3, **setti
             command = [sys.executable, "-m", "clerk_mcp.cli", "serve", "--http", "--stateless", "--port", "0"]
             processes.append((subprocess.Popen(command, env=env, stderr=log.open("w")), log))
         for process, log in processes:
-            wait_until(lambda: "Streamable HTTP on" in log.read_text() or process.poll() is not None, "clerk-mcp serve")
+            wait_until(lambda p=process, f=log: "Streamable HTTP on" in f.read_text() or p.poll() is not None, "clerk-mcp serve")
             line = next((x for x in log.read_text().splitlines() if "Streamable HTTP on" in x), None)
             assert line, log.read_text()
             urls.append(line.split(" on ")[1].split()[0].removesuffix("/mcp"))
@@ -187,10 +190,11 @@ async def test_a_confirmation_asked_on_one_replica_runs_once_and_cannot_be_repla
         assert len(clerk_requests(clerk, bans)) == 1
 
         # Unbanned again, Jane looks as she did when the human approved: the replay meets the very same question.
-        httpx.post(f"{clerk}/v1/users/{JANE}/unban", headers=SANDBOX).raise_for_status()
         headers, body = balancer.answers[0]
         headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-        replay = httpx.post(f"{third}/mcp", content=body, headers=headers, timeout=30)
+        async with httpx.AsyncClient(timeout=30) as http:
+            (await http.post(f"{clerk}/v1/users/{JANE}/unban", headers=SANDBOX)).raise_for_status()
+            replay = await http.post(f"{third}/mcp", content=body, headers=headers)
         assert replay.status_code == 200 and "already used" in replay.text, replay.text
         assert len(clerk_requests(clerk, bans)) == 1
 
@@ -289,3 +293,18 @@ def test_state_keys_are_provisioned_once_and_rotate(redis_server: RedisServer, f
     assert rotated[1] == ring[0] and rotated[0] != ring[0]
     assert rotate_state_keys(redis_server.url) == 2 and state_keys(shared)[1] == rotated[0]  # the oldest is gone
     assert state_keys(Settings(redis_url=redis_server.url, state_keys=["x" * 32])) == ["x" * 32]  # explicit keys win
+
+
+async def test_the_limiter_queues_every_attempt_then_refuses_clearly():
+    """In-process too: each attempt (a retried 429 included) takes a slot; past `max_wait` the call is refused."""
+    limiter = RateLimiter(LocalState(), "rate:test", limit=2, window=30, max_wait=0.2)
+    answers = iter([httpx.Response(429), httpx.Response(200, json={"object": "total_count", "total_count": 3})])
+    client = ClerkClient("sk_test_x", transport=httpx.MockTransport(lambda request: next(answers)), limiter=limiter)
+    count = BY_NAME["get_users_count"]
+    try:
+        assert (await client.call(count, GetUsersCountArgs()))["total_count"] == 3
+        with pytest.raises(PolicyRefusal, match=r"2 requests per 30 s across all replicas") as refused:
+            await client.call(count, GetUsersCountArgs())
+    finally:
+        await client.aclose()
+    assert refused.value.decision == "rate_limited" and refused.value.retry_after > 29
