@@ -166,7 +166,7 @@ def _rotate_state_key(url: str | None) -> int:
         raise ValueError("rotate-state-key needs --redis-url or CLERK_MCP_REDIS_URL")
     size = rotate_state_keys(url)
     print(
-        f"clerk-mcp: a new key now seals confirmation state ({size} keys in the ring; the previous one still opens). "
+        f"clerk-mcp: a new key now seals confirmation state; the ring holds {size} (the previous key still opens). "
         "Restart the replicas one by one; rotate again no sooner than 10 minutes after.",
         file=sys.stderr,
     )
