@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Cheapest first; sandbox_scale.py belongs to the sandbox and runs when present.
-SCRIPTS = ("tokens.py", "call_overhead.py", "cold_start.py", "sandbox_scale.py")
+SCRIPTS = ("tokens.py", "call_overhead.py", "cold_start.py", "sandbox_scale.py", "replicas.py")
 
 
 def main(argv: list[str] | None = None) -> int:
