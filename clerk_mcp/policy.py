@@ -52,8 +52,6 @@ class Approval(BaseModel):
     approve: bool = Field(description="Yes, do this")
 
 
-
-
 class Policy:
     """The operator's settings applied to the operation table."""
 
@@ -90,9 +88,7 @@ class Policy:
         """For a visible operation: "allowed", "confirm" (ask the human), "pre-approved" or "refused"."""
         if not self.needs_confirmation(op, args):
             return "allowed"
-        return {ConfirmMode.ELICIT: "confirm", ConfirmMode.DENY: "refused", ConfirmMode.APPROVE: "pre-approved"}[
-            self.settings.confirm
-        ]
+        return CONFIRM_RULES[self.settings.confirm]
 
     def needs_confirmation(self, op: Operation, args: Args) -> bool:
         return op.needs_confirmation or bool(op.confirm_fields & args.model_fields_set)
@@ -116,6 +112,7 @@ class Policy:
         return {"tool": op.name, "effect": op.effect.value, "rule": rule, **({"reason": hidden} if hidden else {})}
 
 
+# What each confirmation mode makes of a call that needs a human's yes.
 CONFIRM_RULES = {ConfirmMode.ELICIT: "confirm", ConfirmMode.DENY: "refused", ConfirmMode.APPROVE: "pre-approved"}
 
 
@@ -221,15 +218,15 @@ def describe_target(user: dict[str, Any]) -> str:
 def build_question(
     op: Operation, args: Args, target: dict[str, Any], sensitive: list[str], *, production: bool
 ) -> Question:
-    extra = ""
+    """The question for `op` on `target`: what, on whom, with which sensitive fields, and what follows."""
+    notes = [f"{name}: {getattr(args, name)}." for name in op.path_params if name != "user_id"]
+    if sensitive:
+        notes.append(f"Fields: {', '.join(sensitive)}.")
     if op.alternative:
         alternative = BY_NAME[op.alternative]
-        extra = f" Or tick 'instead' to {alternative.title.lower()}: it {alternative.consequence}, and can be undone."
-    if sensitive:
-        extra = f" Fields: {', '.join(sensitive)}."
-    if op.name == "get_o_auth_access_token":
-        extra = f" Provider: {getattr(args, 'provider', '')}."
+        notes.append(f"Or tick 'instead' to {alternative.title.lower()}: it {alternative.consequence}, and can be undone.")
     prefix = "PRODUCTION: " if production else ""
+    extra = "".join(" " + note for note in notes)
     return Question(
         f"{prefix}{op.title}?\nUser: {describe_target(target)}\nThis {op.consequence}.{extra}\nApprove only if you asked for this.",
         asked=op.name,
@@ -255,9 +252,8 @@ async def confirm(ctx: Any, question: Question, shared: SharedState) -> InputReq
 
     On protocol 2026-07-28 the question travels in an `InputRequiredResult` whose (sealed) request
     state carries a fresh nonce and the question's digest; the client's retry is approved only if
-    the same question is still the one being asked and the nonce has not been used (claimed in `shared`, so
-    not on any replica). Older protocol
-    versions ask mid-call with `elicitation/create`.
+    the same question is still the one being asked and the nonce has not been used (claimed in
+    `shared`, so not on any replica either). Older protocol versions ask mid-call with `elicitation/create`.
     """
     version = ctx.protocol_version
     if version is not None and version >= INPUT_REQUIRED_VERSION:
@@ -308,17 +304,13 @@ def _load_state(raw: str | None) -> dict[str, Any] | None:
     return state if isinstance(state, dict) and isinstance(state.get("nonce"), str) else None
 
 
-def redact_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as they may appear in a log: secrets replaced by a marker, at any depth (an invalid call may
-    carry a password inside an unknown argument)."""
-    return _redact(args)
-
-
-def _redact(node: Any) -> Any:
+def redact_args(node: Any, fields: frozenset[str] = SECRET_ARGS) -> Any:
+    """`node` as it may appear in a log: values under secret `fields` replaced by "***", at any depth (an
+    invalid call may carry a password inside an unknown argument)."""
     if isinstance(node, dict):
-        return {k: ("***" if k in SECRET_ARGS and v is not None else _redact(v)) for k, v in node.items()}
+        return {k: ("***" if k in fields and v is not None else redact_args(v, fields)) for k, v in node.items()}
     if isinstance(node, list):
-        return [_redact(v) for v in node]
+        return [redact_args(v, fields) for v in node]
     return node
 
 

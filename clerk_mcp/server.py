@@ -29,7 +29,17 @@ from . import __version__
 from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs, StatusArgs
 from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, output_schema
-from .policy import AttemptBudget, AuditLog, Policy, Question, build_question, confirm, describe_target, redact_args, require_elicitation
+from .policy import (
+    AttemptBudget,
+    AuditLog,
+    Policy,
+    Question,
+    build_question,
+    confirm,
+    describe_target,
+    redact_args,
+    require_elicitation,
+)
 from .resources import register_resources
 from .settings import Settings
 from .state import RateLimiter, SharedState, open_state, state_keys
@@ -61,14 +71,11 @@ def tool_definition(op: Operation) -> MCPTool:
     )
 
 
-STATUS = STATUS_TOOL
-
-
 @lru_cache
 def status_tool() -> MCPTool:
     """The one tool outside the operation table: it reports on this server, and calls nothing."""
     return MCPTool(
-        name=STATUS,
+        name=STATUS_TOOL,
         title="clerk-mcp status",
         description="This server's own status, not a Clerk API call: backend, API version, policy per tool, "
         "verify attempts left for a user_id.",
@@ -114,7 +121,7 @@ class ClerkMCPServer(MCPServer):
     def tool_definitions(self) -> dict[str, MCPTool]:
         """The Clerk tools the policy offers, then `clerk_status`."""
         tools = {op.name: tool_definition(op) for op in self.policy.visible}
-        return {**tools, STATUS: status_tool()} if self.policy.offers_status else tools
+        return {**tools, STATUS_TOOL: status_tool()} if self.policy.offers_status else tools
 
     def _register_prompts_once(self) -> None:
         if not self._prompts_registered:
@@ -155,7 +162,7 @@ class ClerkMCPServer(MCPServer):
         started = time.perf_counter()
         record: dict[str, Any] = {"tool": name, "arguments": redact_args(arguments if isinstance(arguments, dict) else {})}
         try:
-            if name == STATUS and self.policy.offers_status:
+            if name == STATUS_TOOL and self.policy.offers_status:
                 outcome: CallToolResult | InputRequiredResult = _result(
                     await self.status(_validate_model(name, StatusArgs, arguments))
                 )
@@ -300,16 +307,18 @@ def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer
 
     def connect(state: SharedState) -> ClerkClient:
         from .adapter import ClerkClient, RetryPolicy
+        from .sandbox import SANDBOX_SECRET_KEY
 
         options: dict[str, Any] = {"timeout": settings.timeout, "retry": RetryPolicy(deadline=settings.retry_deadline)}
         if settings.sandbox and transport is None:
             import httpx
 
-            from .sandbox import SANDBOX_SECRET_KEY, create_app
+            from .sandbox import create_app
 
             app = create_app(db_path=str(settings.sandbox_db) if settings.sandbox_db else None)
             return ClerkClient(SANDBOX_SECRET_KEY, api_url="http://sandbox.invalid", transport=httpx.ASGITransport(app=app), **options)
-        key = settings.secret_key.get_secret_value() if settings.secret_key else "sk_test_sandbox"
+        # A test transport with no key set stands in for the sandbox, which expects its own key.
+        key = settings.secret_key.get_secret_value() if settings.secret_key else SANDBOX_SECRET_KEY
         if transport is None:  # a Clerk instance (or the emulator standing in for one) over the network
             options["limiter"] = RateLimiter(
                 state, f"rate:{settings.key_fingerprint}", settings.clerk_rate_limit, settings.rate_window, settings.rate_wait

@@ -19,23 +19,15 @@ from typing import TYPE_CHECKING, Any
 from mcp_types import CallToolResult, ElicitResult
 
 from .operations import BY_NAME
-from .policy import SECRET_ARGS, AuditLog
+from .policy import SECRET_ARGS, AuditLog, redact_args
 
 if TYPE_CHECKING:
     from .server import ClerkMCPServer
 
-MASK = "***"
+# Tokens too: a transcript keeps results, and get_o_auth_access_token's result is a live token.
 SECRET_FIELDS = SECRET_ARGS | {"token"}
 VOLATILE_FIELDS = frozenset({"clerk_trace_id", "trace_id", "lockout_expires_in_seconds", "retry_after_seconds"})
 ANSWERS = {"declined": "decline", "cancelled": "cancel"}
-
-
-def _mask(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: MASK if k in SECRET_FIELDS and v is not None else _mask(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_mask(v) for v in node]
-    return node
 
 
 def entry(tool: str, arguments: dict[str, Any], result: CallToolResult) -> dict[str, Any]:
@@ -43,7 +35,8 @@ def entry(tool: str, arguments: dict[str, Any], result: CallToolResult) -> dict[
     content = result.structured_content
     if content is None:
         content = {"text": "\n".join(getattr(block, "text", "") for block in result.content)}
-    return {"tool": tool, "arguments": _mask(arguments), "is_error": bool(result.is_error), "result": _mask(content)}
+    return {"tool": tool, "arguments": redact_args(arguments, SECRET_FIELDS), "is_error": bool(result.is_error),
+            "result": redact_args(content, SECRET_FIELDS)}
 
 
 @dataclass(frozen=True)

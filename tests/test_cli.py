@@ -17,7 +17,7 @@ from mcp.client import Client
 
 from clerk_mcp import __version__
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.server import STATUS
+from clerk_mcp.operations import STATUS_TOOL as STATUS
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
 

@@ -22,7 +22,7 @@ from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from clerk_mcp import __version__, manifests
 from clerk_mcp.cli import main
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.server import STATUS
+from clerk_mcp.operations import STATUS_TOOL as STATUS
 from clerk_mcp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import pytest
 from mcp.client import Client
 
 from clerk_mcp.operations import OPERATIONS, Effect
-from clerk_mcp.server import STATUS
+from clerk_mcp.operations import STATUS_TOOL as STATUS
 
 from conftest import OTHER_USER_ID, SECRET_KEY, USER_ID, FakeClerk, make_server, spec_arguments, text_of
 

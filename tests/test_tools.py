@@ -10,7 +10,7 @@ import pytest
 from mcp.client import Client
 
 from clerk_mcp.operations import OPERATIONS, Effect
-from clerk_mcp.server import STATUS
+from clerk_mcp.operations import STATUS_TOOL as STATUS
 
 from conftest import USER_ID, spec_arguments, spec_body, spec_parameters, text_of
 

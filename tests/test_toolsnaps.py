@@ -19,7 +19,7 @@ import pytest
 from mcp.client import Client
 
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.server import STATUS
+from clerk_mcp.operations import STATUS_TOOL as STATUS
 
 pytestmark = pytest.mark.anyio
 
