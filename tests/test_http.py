@@ -1,6 +1,6 @@
 """Streamable HTTP as a shared service: Host/Origin/token checks answer before the MCP app runs, the health
 endpoint needs none of them, stateless replicas sharing state keys complete each other's confirmations,
-and a burst of concurrent clients is served without an error and fully audited.
+and the real `serve --http` command starts, serves and stops cleanly. (Load: tests/test_load.py.)
 
 Servers run over real loopback HTTP: uvicorn in a thread (tests/serving.py) or `clerk-mcp serve --http` itself.
 """
@@ -8,22 +8,16 @@ Servers run over real loopback HTTP: uvicorn in a thread (tests/serving.py) or `
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import httpx2
 import pytest
-from mcp.client import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from clerk_mcp.http import LOOPBACK_HOSTS, LOOPBACK_ORIGINS, Guard, allowed, exposure, http_app
@@ -32,12 +26,10 @@ from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
 
 from conftest import APPROVE, answering
-from serving import serving
+from serving import AUTH, TOKEN, base_url, clerk_mcp, mcp_client, serving
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "tok_" + "s3cret" * 6
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JANE = "user_JnyMoEDIHnLlPdefJCJWoqY4enl"  # Jane Doe in the bundled seed
 INITIALIZE = {
     "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -52,16 +44,6 @@ def http_server(tmp_path: Path, **settings: Any) -> Iterator[str]:
     config = Settings(auth_token=TOKEN, audit_log=tmp_path / "audit.jsonl", **settings)
     with serving(http_app(config)) as url:
         yield url
-
-
-@asynccontextmanager
-async def mcp_client(url: str, headers: dict[str, str] = AUTH, transport: Any = None, **options: Any) -> AsyncIterator[Client]:
-    """An MCP client over Streamable HTTP carrying `headers` (how the SDK client sends a bearer token)."""
-    async with (
-        httpx2.AsyncClient(headers=headers, transport=transport, timeout=httpx2.Timeout(30, read=60)) as http,
-        Client(streamable_http_client(f"{url}/mcp", http_client=http), **options) as client,
-    ):
-        yield client
 
 
 def post(url: str, headers: dict[str, str], body: Any = INITIALIZE) -> httpx.Response:
@@ -149,14 +131,6 @@ def test_exposure_rules(tmp_path: Path):
         exposure(Settings(auth_token_file=tmp_path / "token"))
 
 
-def clerk_mcp(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_MCP_", "CLERK_SECRET"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "clerk_mcp.cli", "serve", "--http", *args],
-        env={**environment, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10"])
 def test_a_non_loopback_bind_without_a_token_refuses_to_start(host: str):
     process = clerk_mcp("--host", host, "--port", "0")
@@ -184,7 +158,7 @@ async def test_clerk_mcp_serve_http_stateless_then_sigterm(tmp_path: Path):
         while "Streamable HTTP on" not in line:
             line = process.stderr.readline()
             assert line, "clerk-mcp exited before serving"
-        base = line.split(" on ")[1].split()[0].removesuffix("/mcp")
+        base = base_url(line)
         async with httpx.AsyncClient(timeout=10) as http:
             assert (await http.get(f"{base}/healthz")).json()["status"] == "ok"
         async with mcp_client(base) as client:
@@ -243,25 +217,3 @@ async def test_a_confirmation_started_on_one_replica_completes_on_another(tmp_pa
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}) as http:
             banned = (await http.get(f"{clerk}/v1/users/{JANE}")).json()["banned"]
         assert banned is shared_keys
-
-
-async def test_load_200_calls_from_20_concurrent_clients_all_audited(tmp_path: Path):
-    tools = [("get_users_count", {}), ("get_user", {"user_id": JANE}), ("get_user_list", {"limit": 5})]
-    failures: list[Any] = []
-    with http_server(tmp_path) as base:
-
-        async def one_client(index: int) -> None:
-            async with mcp_client(base) as client:
-                for turn in range(10):
-                    name, arguments = tools[(index + turn) % len(tools)]
-                    result = await client.call_tool(name, arguments)
-                    if result.is_error:
-                        failures.append(result.content)
-
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as group:
-                for index in range(20):
-                    group.start_soon(one_client, index)
-    assert failures == []
-    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
-    assert len(lines) == 200

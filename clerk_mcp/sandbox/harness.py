@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -105,11 +106,11 @@ class Faults:
 
 
 class RequestLog:
-    """The `/v1` requests received, oldest first."""
+    """The last `limit` `/v1` requests received, oldest first (bounded: a long-running sandbox must not keep them all)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 1_000) -> None:
         self._lock = threading.Lock()
-        self._entries: list[dict[str, Any]] = []
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
 
     def add(self, entry: dict[str, Any]) -> None:
         with self._lock:

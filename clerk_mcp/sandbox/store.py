@@ -219,8 +219,9 @@ def _identification_in(kind: str) -> Callable[[list[str]], tuple[str, list[Any]]
 
 
 def _phrase(needle: str) -> str | None:
-    """`needle` as an FTS5 trigram phrase, or None when it is too short for trigrams to find it."""
-    return '"' + needle.replace('"', '""') + '"' if TRIGRAM and len(needle) >= 3 else None
+    """`needle` as an FTS5 trigram phrase, or None when it is too short for trigrams to find it or holds a NUL
+    (which ends an FTS5 query string: the phrase would be unterminated)."""
+    return '"' + needle.replace('"', '""') + '"' if TRIGRAM and len(needle) >= 3 and "\0" not in needle else None
 
 
 @dataclass(frozen=True)
