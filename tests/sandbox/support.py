@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
-import uvicorn
 import yaml
+
+from serving import serving  # noqa: F401 - tests/serving.py: the one uvicorn-in-a-thread helper
 
 from clerk_mcp.operations import OPERATIONS
 
@@ -90,26 +86,6 @@ def validate(instance: Any, schema: dict[str, Any]) -> None:
 def validate_response(response: httpx.Response, method: str, path: str) -> None:
     status = str(response.status_code)
     validate(response.json(), response_schema(method, path, status))
-
-
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on an ephemeral loopback port in a thread; yields the base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def unexercised_operations(app: Any) -> set[tuple[str, str]]:
