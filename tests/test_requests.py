@@ -25,6 +25,17 @@ pytestmark = pytest.mark.anyio
 
 U = USER_ID
 
+# create_user sends its arguments as the JSON body, unchanged.
+NEW_USER = {
+    "email_address": ["new@example.com"],
+    "email_address_identification_status": ["reserved"],
+    "first_name": "New",
+    "password": "correct horse battery staple",
+    "skip_password_checks": True,
+    "public_metadata": {"plan": "free", "nested": {"a": [1, 2]}},
+    "create_organizations_limit": 0,
+}
+
 # tool -> (arguments, expected query pairs in order, expected JSON body or None, check of the structured result)
 CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]], Any]] = {
     "get_user_list": (
@@ -54,27 +65,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]], Any]] = {
     ),
     "get_user": ({"user_id": U}, [], None),
     "users_get_organization_memberships": ({"user_id": U, "limit": 5, "offset": 10}, [("limit", "5"), ("offset", "10")], None),
-    "create_user": (
-        {
-            "email_address": ["new@example.com"],
-            "email_address_identification_status": ["reserved"],
-            "first_name": "New",
-            "password": "correct horse battery staple",
-            "skip_password_checks": True,
-            "public_metadata": {"plan": "free", "nested": {"a": [1, 2]}},
-            "create_organizations_limit": 0,
-        },
-        [],
-        {
-            "email_address": ["new@example.com"],
-            "email_address_identification_status": ["reserved"],
-            "first_name": "New",
-            "password": "correct horse battery staple",
-            "skip_password_checks": True,
-            "public_metadata": {"plan": "free", "nested": {"a": [1, 2]}},
-            "create_organizations_limit": 0,
-        },
-    ),
+    "create_user": (NEW_USER, [], NEW_USER),
     "update_user": ({"user_id": U, "first_name": "Janet", "locale": None}, [], {"first_name": "Janet", "locale": None}),
     "update_user_metadata": (
         {"user_id": U, "public_metadata": {"plan": None, "seats": 3}, "private_metadata": {"k": "v"}},
