@@ -27,13 +27,12 @@ def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) 
         data = {"data": data}
     if not expose_private:
         data = _without_private(data)
-    if op.name == "get_user_list":
+    if "view" in op.local_fields:  # a list of users, summarised unless asked for in full
         users = data["data"]
-        if getattr(args, "view", "summary") == "summary":
+        if args.view == "summary":  # type: ignore[attr-defined]
             data = {"data": [summarize_user(u) for u in users]}
-        limit = getattr(args, "limit", 10)
-        if len(users) == limit and users:
-            data["next_starting_after"] = users[-1].get("id")
+        if "starting_after" in op.args.model_fields and users and len(users) == args.limit:  # type: ignore[attr-defined]
+            data["next_starting_after"] = users[-1].get("id")  # a full page: the cursor for the next one
     return data
 
 
