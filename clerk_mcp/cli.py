@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from . import __version__
 
 EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE = 0, 1, 2
@@ -115,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(args_list)
     try:
         return _dispatch(ns)
+    except ValidationError as exc:  # a setting from a flag, the environment or the policy file
+        for error in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in error["loc"])
+            print(f"clerk-mcp: setting {name} (CLERK_MCP_{name.upper()}): {error['msg']}", file=sys.stderr)
+        return EXIT_USAGE
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"clerk-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE

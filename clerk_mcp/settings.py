@@ -27,7 +27,10 @@ class ConfirmMode(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CLERK_MCP_", extra="forbid", populate_by_name=True)
+    # Errors name the setting, never echo its value: the value may be a key or a token.
+    model_config = SettingsConfigDict(
+        env_prefix="CLERK_MCP_", extra="forbid", populate_by_name=True, hide_input_in_errors=True
+    )
 
     secret_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("secret_key", "CLERK_SECRET_KEY"), description="Clerk secret key; unset = sandbox"

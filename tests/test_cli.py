@@ -130,3 +130,13 @@ def test_yes_does_not_bypass_read_only():
     proc = cli("call", "delete_user", '{"user_id": "user_x"}', "--read-only", "--yes")
     assert proc.returncode == 1
     assert "read-only" in json.loads(proc.stdout)["message"]
+
+
+def test_a_bad_setting_is_named_with_its_variable_and_its_value_is_not_echoed(tmp_path):
+    proc = cli("policy", CLERK_MCP_CONFIRM="approve-everything-s3cret")
+    assert proc.returncode == 2
+    assert "CLERK_MCP_CONFIRM" in proc.stderr and "approve-everything-s3cret" not in proc.stderr
+    policy = tmp_path / "policy.toml"
+    policy.write_text('verify_attempts = "many"\n')
+    proc = cli("tools", "--policy-file", str(policy))
+    assert proc.returncode == 2 and "verify_attempts" in proc.stderr and proc.stdout == ""
