@@ -27,7 +27,7 @@ from .http import MCP_PATH
 from .operations import OPERATIONS
 from .policy import Policy
 from .server import every_tool
-from .settings import Settings
+from .settings import HTTP_ONLY, Settings
 
 SERVER_NAME = "io.github.clerk-mcp/clerk-mcp"
 SERVER_TITLE = "Clerk Users"
@@ -128,7 +128,10 @@ def server_entry() -> dict[str, Any]:
         "version": __version__,
         "runtimeHint": LAUNCH["command"],
         "transport": {"type": "stdio"},
-        "environmentVariables": [environment_variable(name) for name in Settings.model_fields],
+        # A stdio launch: settings only `serve --http` reads would change what the package runs.
+        "environmentVariables": [
+            environment_variable(name) for name, field in Settings.model_fields.items() if field.json_schema_extra != HTTP_ONLY
+        ],
     }
     return {
         "$schema": REGISTRY_SCHEMA,

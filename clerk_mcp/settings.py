@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,11 @@ class ConfirmMode(StrEnum):
     ELICIT = "elicit"  # ask the human through the MCP client (default)
     DENY = "deny"  # refuse every such call
     APPROVE = "approve"  # the operator pre-approves them (trusted automation, test harnesses); audited as such
+
+
+# Marks the settings that only `serve --http` reads.
+HTTP_ONLY: dict[str, Any] = {"http_only": True}
+HttpField = partial(Field, json_schema_extra=HTTP_ONLY)
 
 
 class Settings(BaseSettings):
@@ -53,20 +59,20 @@ class Settings(BaseSettings):
     record: Path | None = Field(None, description="append every tool call and result to this JSONL transcript")
     sandbox_db: Path | None = Field(None, description="keep the embedded sandbox's state in this SQLite file")
     policy_file: Path | None = Field(None, description="TOML file with any of these settings")
-    # Streamable HTTP (`serve --http`); see clerk_mcp/http.py.
-    http: bool = Field(False, description="serve Streamable HTTP instead of stdio")
-    host: str = Field("127.0.0.1", description="address to bind; anything but loopback requires an auth token")
-    port: int = Field(8000, ge=0, le=65535, description="port to bind")
-    stateless: bool = Field(False, description="no per-session state, so replicas can share a load balancer")
-    json_response: bool = Field(False, description="answer with JSON bodies instead of SSE streams")
-    allowed_hosts: CommaList = Field(default_factory=list, description="Host headers accepted besides loopback ('*' = any)")
-    allowed_origins: CommaList = Field(default_factory=list, description="browser Origins accepted besides loopback")
-    auth_token: SecretStr | None = Field(None, description="bearer token every HTTP request must carry")
-    auth_token_file: Path | None = Field(None, description="file holding the bearer token (first line)")
+    # Streamable HTTP (`serve --http`); see clerk_mcp/http.py. HTTP_ONLY keeps them out of stdio launch configs.
+    http: bool = HttpField(False, description="serve Streamable HTTP instead of stdio")
+    host: str = HttpField("127.0.0.1", description="address to bind; anything but loopback requires an auth token")
+    port: int = HttpField(8000, ge=0, le=65535, description="port to bind")
+    stateless: bool = HttpField(False, description="no per-session state, so replicas can share a load balancer")
+    json_response: bool = HttpField(False, description="answer with JSON bodies instead of SSE streams")
+    allowed_hosts: CommaList = HttpField(default_factory=list, description="Host headers accepted besides loopback ('*' = any)")
+    allowed_origins: CommaList = HttpField(default_factory=list, description="browser Origins accepted besides loopback")
+    auth_token: SecretStr | None = HttpField(None, description="bearer token every HTTP request must carry")
+    auth_token_file: Path | None = HttpField(None, description="file holding the bearer token (first line)")
     state_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="shared secrets sealing confirmation state across replicas; first one seals"
     )
-    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="largest HTTP request body accepted")
+    max_body_bytes: int = HttpField(16 * 1024 * 1024, gt=0, description="largest HTTP request body accepted")
     # Replicas (clerk_mcp/state.py): what they must agree on lives in Redis when this is set.
     redis_url: str | None = Field(None, description="Redis shared by replicas: state keys, verify budgets, approvals, rate limit")
     rate_limit: int | None = Field(None, ge=1, description="Clerk requests per rate_window, all replicas together (default 1000 for sk_live_ keys, else 100)")

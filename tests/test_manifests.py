@@ -23,7 +23,7 @@ from clerk_mcp import __version__, manifests
 from clerk_mcp.cli import main
 from clerk_mcp.operations import OPERATIONS
 from clerk_mcp.operations import STATUS_TOOL as STATUS
-from clerk_mcp.settings import Settings
+from clerk_mcp.settings import HTTP_ONLY, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
@@ -130,7 +130,9 @@ def test_server_json_is_valid_against_the_shipped_registry_schema():
     assert entry["version"] == package["version"] == __version__
     assert package["transport"] == {"type": "stdio"}
     env = {var["name"]: var for var in package["environmentVariables"]}
-    assert len(env) == len(Settings.model_fields), "every setting is offered, once"
+    stdio = [n for n, f in Settings.model_fields.items() if f.json_schema_extra != HTTP_ONLY]
+    assert len(env) == len(stdio) < len(Settings.model_fields), "every stdio setting is offered, once"
+    assert "CLERK_MCP_HTTP" not in env and "CLERK_MCP_HOST" not in env, "a stdio launch must not switch to HTTP"
     assert env["CLERK_SECRET_KEY"]["isSecret"] is True and env["CLERK_SECRET_KEY"]["isRequired"] is False
     assert {"CLERK_API_URL", "CLERK_MCP_READ_ONLY", "CLERK_MCP_CONFIRM", "CLERK_MCP_TOOLS", "CLERK_MCP_DENY_TOOLS", "CLERK_MCP_AUDIT_LOG"} <= set(env)
     assert all(var["isRequired"] is False for var in env.values()), "with no settings at all the server runs (sandbox)"
