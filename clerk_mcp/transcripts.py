@@ -14,15 +14,12 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcp_types import CallToolResult, ElicitResult
 
 from .operations import BY_NAME
-from .policy import SECRET_ARGS, AuditLog, redact_args
-
-if TYPE_CHECKING:
-    from .server import ClerkMCPServer
+from .policy import SECRET_ARGS, redact_args
 
 # Tokens too: a transcript keeps results, and get_o_auth_access_token's result is a live token.
 SECRET_FIELDS = SECRET_ARGS | {"token"}
