@@ -98,3 +98,14 @@ def test_plugin_in_a_users_project(pytester: pytest.Pytester) -> None:
     output = result.stdout.str()
     assert "expected POST /v1/users/{user_id}/ban at least once, got 0; saw: ['GET /v1/users/count']" in output
     assert "expected get_users_count 0 time(s), got 1; saw: ['get_users_count({})']" in output
+
+
+def test_the_plugin_does_not_load_the_mcp_sdk_until_a_fixture_is_used():
+    """Installed, the plugin loads in every pytest run of the user's project, related to Clerk or not."""
+    import subprocess
+    import sys
+
+    code = "import sys, clerk_mcp.testing as t; print(sorted(m for m in ('mcp', 'httpx', 'clerk_mcp.server') if m in sys.modules)); t.Sandbox"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
