@@ -72,11 +72,11 @@ class UserFilters(Args):
 
     email_address: Many | None = None
     phone_number: Many | None = None
-    external_id: Many | None = Field(None, description="+/- prefix includes/excludes")
+    external_id: Many | None = None
     username: Many | None = None
     web3_wallet: Many | None = None
-    user_id: Many | None = Field(None, description="+/- prefix includes/excludes")
-    organization_id: Many | None = Field(None, description="+/- prefix includes/excludes")
+    user_id: Many | None = None
+    organization_id: Many | None = None
     query: str | None = Field(None, description="partial match on emails, phones, usernames, wallets, ids, names")
     email_address_query: str | None = None
     phone_number_query: str | None = None

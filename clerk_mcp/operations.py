@@ -91,8 +91,8 @@ class Operation:
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="get_user_list", operation_id="GetUserList", title="List users",
-        description="Find users: filter by email, phone, username, name, ids, org, ban state or dates "
-        "(Unix ms); ordered, paginated. Returns summaries unless view=full.",
+        description="Find users: filter by email, phone, username, name, ids or org (+x includes, -x excludes), "
+        "ban state or dates (Unix ms); ordered, paginated. Returns summaries unless view=full.",
         method="GET", path="/users", args=m.GetUserListArgs, result=r.UserList, effect=Effect.READ,
         idempotent=True, wraps_array=True,
     ),
@@ -208,7 +208,7 @@ def output_schema(op: Operation) -> dict[str, Any]:
 
 
 def compact_schema(model: Any) -> dict[str, Any]:
-    """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null defaults,
+    """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null and false defaults,
     and `additionalProperties: true` (already JSON Schema's default)."""
 
     def clean(node: Any) -> Any:
@@ -222,7 +222,7 @@ def compact_schema(model: Any) -> dict[str, Any]:
             rest = [a for a in arms if a != {"type": "null"}]
             del node["anyOf"]
             node = {**rest[0], **node} if len(rest) == 1 else {**node, "anyOf": rest}
-        if "default" in node and node["default"] is None:
+        if "default" in node and (node["default"] is None or node["default"] is False):  # as good as absent
             del node["default"]
         return node
 
