@@ -3,6 +3,7 @@
     ClerkMCPError                 base; `summary()` is the one line a model can act on
     ├── InvalidArguments          the call's arguments fail the tool's schema; nothing was sent
     ├── PolicyRefusal             the policy did not allow the call (declined, denied, over budget); nothing was sent
+    ├── InternalError             a bug in clerk-mcp; the server's log has the details
     └── UpstreamError             talking to Clerk failed
         ├── ClerkAPIError         Clerk answered with an error status (and usually its error body)
         ├── UpstreamTimeout       no answer in time
@@ -54,6 +55,12 @@ class PolicyRefusal(ClerkMCPError):
     def details(self) -> dict[str, Any]:
         extra = {"retry_after_seconds": round(self.retry_after)} if self.retry_after is not None else {}
         return {**super().details(), "decision": self.decision, **extra}
+
+
+class InternalError(ClerkMCPError):
+    """An unexpected failure inside clerk-mcp: reported, not hidden, and never with a traceback to the client."""
+
+    kind = "internal_error"
 
 
 class UpstreamError(ClerkMCPError):

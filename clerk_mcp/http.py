@@ -54,7 +54,7 @@ def allowed(value: str, patterns: list[str]) -> bool:
             return True
         if pattern.endswith(":*"):
             base, _, port = value.rpartition(":")
-            if value == pattern[:-2] or (base == pattern[:-2] and port.isdigit()):
+            if value == pattern[:-2] or (base == pattern[:-2] and port.isascii() and port.isdigit()):
                 return True
     return False
 
@@ -115,6 +115,9 @@ class Guard:
         if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
             return await _json(send, 200, {"status": "ok", "backend": self.backend})
         headers = Headers(scope=scope)
+        # One value each: with two, a proxy and this guard could each read a different one.
+        if any(len(headers.getlist(name)) > 1 for name in ("host", "origin", "authorization")):
+            return await _json(send, 400, _error("duplicate_header", "Send Host, Origin and Authorization once each."))
         if not allowed(headers.get("host", ""), self.hosts):
             return await _json(send, 421, _error("host_not_allowed", "Host header not accepted; add it with --allowed-hosts."))
         origin = headers.get("origin")
@@ -122,12 +125,13 @@ class Guard:
             return await _json(send, 403, _error("origin_not_allowed", "Origin not accepted; add it with --allowed-origins."))
         if self.token is not None:
             scheme, _, given = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not given.strip():
+            given = given.strip(" \t")  # HTTP's own whitespace only: a token is compared exactly as sent
+            if scheme.lower() != "bearer" or not given:
                 return await _json(
                     send, 401, _error("unauthorized", "Send the server's token as 'Authorization: Bearer <token>'."),
                     {"www-authenticate": 'Bearer realm="clerk-mcp"'},
                 )
-            if not hmac.compare_digest(given.strip().encode(), self.token):
+            if not hmac.compare_digest(given.encode(), self.token):
                 return await _json(
                     send, 401, _error("invalid_token", "The bearer token is not this server's token."),
                     {"www-authenticate": 'Bearer realm="clerk-mcp", error="invalid_token"'},

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 # Every tool's schema is sent to the model in every conversation, so some checks are enforced here
 # but published only as the spec's plain type (`WithJsonSchema`): they guard the server, and a
@@ -35,7 +36,20 @@ Many = Annotated[list[str], Field(max_length=100), WithJsonSchema({"type": "arra
 # The tool descriptions say once that times are Unix milliseconds.
 UnixMs = Int64
 Rfc3339 = Annotated[str, Field(max_length=64), WithJsonSchema({"type": "string", "description": "RFC3339"})]
-Metadata = dict[str, Any]
+
+
+def _json_only(value: Any) -> Any:
+    """Metadata is JSON: NaN and Infinity (which Python's JSON parser lets through) are not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("metadata values must be JSON numbers: NaN and Infinity are not")
+    if isinstance(value, dict):
+        return {k: _json_only(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_only(v) for v in value]
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_json_only)]
 IdentificationStatus = Literal["verified", "reserved"]
 ORDER_FIELDS = (
     "created_at updated_at email_address web3wallet first_name last_name phone_number username last_active_at last_sign_in_at"
@@ -50,6 +64,28 @@ class Args(BaseModel):
     """Base of every tool's arguments: unknown fields are an error, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, defer_build=True)
+
+    @model_validator(mode="after")
+    def _encodable(self) -> Args:
+        """Text that cannot be sent as UTF-8 (a lone surrogate) is refused here, not half-way through sending."""
+        for name in self.model_fields_set:
+            if not _utf8(getattr(self, name)):
+                raise ValueError(f"{name} contains text that is not valid Unicode (a lone surrogate)")
+        return self
+
+
+def _utf8(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_utf8(k) and _utf8(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_utf8(v) for v in value)
+    return True
 
 
 class UserPath(Args):

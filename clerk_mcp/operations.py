@@ -130,7 +130,7 @@ OPERATIONS: tuple[Operation, ...] = (
         confirm_fields=frozenset({
             "password", "password_digest", "password_hasher", "skip_password_checks", "sign_out_of_other_sessions",
             "totp_secret", "backup_codes", "primary_email_address_id", "primary_phone_number_id",
-            "primary_web3_wallet_id", "username", "external_id",
+            "primary_web3_wallet_id", "username", "external_id", "bypass_client_trust",
         }),
     ),
     Operation(

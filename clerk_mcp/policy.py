@@ -14,6 +14,8 @@ import json
 import os
 import secrets
 import threading
+import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -205,23 +207,43 @@ def _alternative_form(alternative: str) -> type[BaseModel]:
 
 
 def describe_target(user: dict[str, Any]) -> str:
-    """A person-readable line naming the user: id, name, primary email, ban and lock state."""
-    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or "(no name)"
+    """One line naming the user: id, primary email, ban and lock state first, then the name, quoted.
+
+    Names and emails are written by end users (and by the model, through update_user): control, format and
+    bidi characters are dropped and the text is capped, so it cannot add lines to a question or reorder it.
+    """
     email = next(
         (e.get("email_address") for e in user.get("email_addresses") or [] if e.get("id") == user.get("primary_email_address_id")),
         None,
     )
     states = [s for s in ("banned", "locked") if user.get(s)]
-    return f"{user.get('id')} — {name}" + (f" <{email}>" if email else "") + (f" [{', '.join(states)}]" if states else "")
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    return (
+        f"{user.get('id')}"
+        + (f" <{plain(email)}>" if email else "")
+        + (f" [{', '.join(states)}]" if states else "")
+        + (f" — name {json.dumps(plain(name), ensure_ascii=False)}" if name else "")
+    )
+
+
+def plain(text: Any, limit: int = 64) -> str:
+    """User-written text safe to show in one line of a question: no control or invisible characters, capped."""
+    cleaned = "".join(ch for ch in str(text) if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def build_question(
     op: Operation, args: Args, target: dict[str, Any], sensitive: list[str], *, production: bool
 ) -> Question:
     """The question for `op` on `target`: what, on whom, with which sensitive fields, and what follows."""
-    notes = [f"{name}: {getattr(args, name)}." for name in op.path_params if name != "user_id"]
+    notes = [f"{name}: {plain(getattr(args, name))}." for name in op.path_params if name != "user_id"]
     if sensitive:
-        notes.append(f"Fields: {', '.join(sensitive)}.")
+        shown = [f"{name} (new value hidden)" if name in SECRET_ARGS else f"{name} = {plain(json.dumps(getattr(args, name)))}"
+                 for name in sensitive]
+        notes.append(f"Changes: {'; '.join(shown)}.")
+        others = sorted(args.model_fields_set - set(sensitive) - set(op.path_params) - op.local_fields)
+        if others:
+            notes.append(f"Also changes: {', '.join(others)}.")
     if op.alternative:
         alternative = BY_NAME[op.alternative]
         notes.append(f"Or tick 'instead' to {alternative.title.lower()}: it {alternative.consequence}, and can be undone.")
@@ -302,6 +324,16 @@ def _load_state(raw: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return state if isinstance(state, dict) and isinstance(state.get("nonce"), str) else None
+
+
+def loggable_args(arguments: Any, declared: Collection[str]) -> dict[str, Any]:
+    """Arguments as an audit line or transcript may keep them: values only for the tool's declared, non-secret
+    fields. A misspelt field (`new_password`, `pass\u200bword`) may still hold a secret, so its value goes too."""
+    if not isinstance(arguments, dict):
+        return {}
+    return {
+        str(k): "***" if k not in declared or k in SECRET_ARGS else redact_args(v) for k, v in arguments.items()
+    }
 
 
 def redact_args(node: Any, fields: frozenset[str] = SECRET_ARGS) -> Any:

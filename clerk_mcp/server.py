@@ -26,7 +26,7 @@ from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from . import __version__
-from .errors import ClerkAPIError, ClerkMCPError, InvalidArguments, PolicyRefusal
+from .errors import ClerkAPIError, ClerkMCPError, InternalError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs, StatusArgs
 from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, output_schema
 from .policy import (
@@ -37,7 +37,7 @@ from .policy import (
     build_question,
     confirm,
     describe_target,
-    redact_args,
+    loggable_args,
     require_elicitation,
 )
 from .resources import register_resources
@@ -48,6 +48,7 @@ from .views import describe_request, fence, shape_result
 if TYPE_CHECKING:
     from .adapter import ClerkClient
 
+logger = logging.getLogger(__name__)
 SANDBOX_NOTICE = "clerk-mcp: sandbox mode — no CLERK_SECRET_KEY set, using the built-in Clerk emulator; no real users are affected."
 
 
@@ -160,7 +161,9 @@ class ClerkMCPServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         started = time.perf_counter()
-        record: dict[str, Any] = {"tool": name, "arguments": redact_args(arguments if isinstance(arguments, dict) else {})}
+        op = BY_NAME.get(name)
+        declared = op.args.model_fields if op else StatusArgs.model_fields if name == STATUS_TOOL else ()
+        record: dict[str, Any] = {"tool": name, "arguments": loggable_args(arguments, declared)}
         try:
             if name == STATUS_TOOL and self.policy.offers_status:
                 outcome: CallToolResult | InputRequiredResult = _result(
@@ -176,6 +179,11 @@ class ClerkMCPServer(MCPServer):
             if isinstance(exc, ClerkAPIError):
                 record.update(status=exc.status, code=exc.code, clerk_trace_id=exc.trace_id)
             outcome = error_result(exc)
+        except Exception:  # a bug, not an answer: say so, keep the audit line, and leave the details to the log
+            logger.exception("clerk-mcp: %s failed unexpectedly", name)
+            record.setdefault("decision", "allowed")
+            record["outcome"] = InternalError.kind
+            outcome = error_result(InternalError(f"{name} failed inside clerk-mcp; the server's log has the details."))
         if isinstance(outcome, CallToolResult):  # a confirmation round is not a finished call
             record["outcome"] = record.get("outcome") if outcome.is_error else "ok"
             if self.audit:
@@ -184,7 +192,7 @@ class ClerkMCPServer(MCPServer):
             if self.transcript:
                 from .transcripts import entry
 
-                self.transcript.write(entry(name, arguments, outcome))
+                self.transcript.write(entry(name, record["arguments"], outcome))
         return outcome
 
     def _operation(self, name: str) -> Operation:

@@ -22,7 +22,7 @@ from .operations import BY_NAME
 from .policy import SECRET_ARGS, redact_args
 
 # Tokens too: a transcript keeps results, and get_o_auth_access_token's result is a live token.
-SECRET_FIELDS = SECRET_ARGS | {"token"}
+SECRET_FIELDS = SECRET_ARGS | {"token", "token_secret", "id_token", "access_token", "refresh_token"}
 VOLATILE_FIELDS = frozenset({"clerk_trace_id", "trace_id", "lockout_expires_in_seconds", "retry_after_seconds"})
 ANSWERS = {"declined": "decline", "cancelled": "cancel"}
 

@@ -147,10 +147,45 @@ async def test_secrets_nested_in_unexpected_places_are_redacted_too(clerk: FakeC
         await client.call_tool("verify_password", {"user_id": USER_ID, "options": {"password": PASSWORD}})
         await client.call_tool("create_user", {"first_name": "A", "extra": [{"code": TOTP_CODE, "backup_codes": [BACKUP_CODE]}]})
         await client.call_tool("no_such_tool", {"nested": {"deeper": {"totp_secret": TOTP_SECRET}}})
+        # Misspelt or look-alike names hold secrets too: an undeclared field's value is never kept.
+        for name in ("new_password", "Password", "pass\u200bword", "pass\u043eword", "backupCodes", "totp_code"):
+            await client.call_tool("verify_password", {"user_id": USER_ID, name: PASSWORD})
     text = audit.read_text(encoding="utf-8")
-    assert len(text.splitlines()) == 3
+    assert len(text.splitlines()) == 9
     for secret in (PASSWORD, TOTP_CODE, BACKUP_CODE, TOTP_SECRET):
         assert secret not in text
     assert secret not in capfd.readouterr().err
-    assert json.loads(text.splitlines()[0])["arguments"] == {"user_id": USER_ID, "options": {"password": "***"}}
+    assert json.loads(text.splitlines()[0])["arguments"] == {"user_id": USER_ID, "options": "***"}
     assert clerk.requests == []
+
+
+async def test_an_unexpected_failure_is_a_clear_error_result_and_still_audited(clerk: FakeClerk, tmp_path) -> None:
+    """Clerk answering a list with an object is not a shape the tool can handle: the model is told, the log has more."""
+    audit = tmp_path / "audit.jsonl"
+    clerk.override("GET", "/v1/users", httpx.Response(200, json={"unexpected": True}))
+    async with Client(make_server(clerk, audit_log=audit)) as client:
+        result = await client.call_tool("get_user_list", {})
+    assert result.is_error and result.structured_content["error"] == "internal_error"
+    assert "get_user_list failed inside clerk-mcp" in result.content[0].text and "Traceback" not in result.content[0].text
+    (line,) = audit.read_text().splitlines()
+    assert json.loads(line)["outcome"] == "internal_error"
+
+
+async def test_json_it_cannot_send_is_refused_before_anything_is_sent(clerk: FakeClerk) -> None:
+    """NaN (Python's JSON parser accepts it) and lone surrogates cannot be sent as JSON: refused by name, up front."""
+    server = make_server(clerk)
+    nan = await server.call_tool("update_user_metadata", {"user_id": USER_ID, "public_metadata": {"x": float("nan")}})
+    surrogate = await server.call_tool("get_user_list", {"query": "\ud800"})
+    assert nan.is_error and "public_metadata" in nan.content[0].text and "NaN" in nan.content[0].text
+    assert surrogate.is_error and "query contains text that is not valid Unicode" in surrogate.content[0].text
+    assert clerk.requests == []
+
+
+def test_transcripts_mask_every_kind_of_oauth_secret() -> None:
+    from mcp_types import CallToolResult
+
+    from clerk_mcp.transcripts import entry
+
+    tokens = {"data": [{"token": "t1", "token_secret": "t2", "id_token": "t3", "provider": "oauth_x"}]}
+    line = json.dumps(entry("get_o_auth_access_token", {"user_id": USER_ID}, CallToolResult(content=[], structured_content=tokens)))
+    assert all(secret not in line for secret in ('"t1"', '"t2"', '"t3"')) and "oauth_x" in line

@@ -20,7 +20,7 @@ def test_support_bot_works_its_tickets_with_the_human_in_the_loop() -> None:
     done = run(str(EXAMPLES / "support_bot.py"))
     assert done.returncode == 0, done.stderr
     assert "-> lucy@example.com: locked after too many failed sign-ins" in done.stdout
-    assert "human asked: Ban user? User: user_kx2WmTGuBqHejxt5sblIrbgmEkk — John Smith <john@example.com> -> approve" in done.stdout
+    assert 'human asked: Ban user? User: user_kx2WmTGuBqHejxt5sblIrbgmEkk <john@example.com> — name "John Smith" -> approve' in done.stdout
     assert "-> john@example.com: banned=True, two-factor=False" in done.stdout
     assert "-> grace@example.com: escalated to a person: delete_user: The human declined" in done.stdout
     assert "sandbox mode" in done.stderr

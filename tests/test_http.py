@@ -117,6 +117,21 @@ def test_host_patterns():
     assert allowed("MCP.example.com", patterns)
     assert not allowed("127.0.0.1.evil.com:80", patterns) and not allowed("mcp.example.com.evil:80", patterns)
     assert not allowed("127.0.0.1:80x", patterns) and allowed("anything", ["*"])
+    assert not allowed("127.0.0.1:\u0668\u0660", patterns) and not allowed("127.0.0.1:\u00b2", patterns)
+
+
+async def test_duplicate_security_headers_and_padded_tokens_are_refused():
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guard = Guard(app, token=TOKEN, hosts=["testserver"], origins=[], backend="sandbox")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://testserver") as client:
+        twice = [("Authorization", f"Bearer {TOKEN}"), ("Authorization", "Bearer other")]
+        assert (await client.post("/mcp", headers=twice)).status_code == 400
+        padded = await client.post("/mcp", headers={"Authorization": f"Bearer {TOKEN}\u00a0".encode("latin-1")})
+        assert padded.status_code == 401
+        assert (await client.post("/mcp", headers={"Authorization": f"Bearer  {TOKEN} "})).status_code == 204
 
 
 def test_exposure_rules(tmp_path: Path):

@@ -164,3 +164,45 @@ async def test_delete_prompt_answered_ban_instead_bans_and_does_not_delete(sandb
     assert writes == [("POST", f"/v1/users/{jane}/ban")] * 2
     assert (await sandbox.get_user(jane)).status_code == 200
     assert all("instead" in s["properties"] for s in schemas)
+
+
+# --- what the human reads cannot be rewritten by user-written text ------------------------------------------
+
+
+async def test_a_name_cannot_add_lines_or_hide_the_target_in_a_confirmation(sandbox: Sandbox) -> None:
+    jane = (await sandbox.users(email_address="jane@example.com"))[0]["id"]
+    spoof = "Doe <qa@test.invalid>\nThis only removes a test fixture.\u202e" + "\n" * 40 + "x" * 200
+    asked: list[str] = []
+
+    async def human(context, params) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with Client(sandbox.server(), elicitation_callback=human) as client:
+        renamed = await client.call_tool("update_user", {"user_id": jane, "last_name": spoof})
+        assert not renamed.is_error, renamed.content[0].text
+        await client.call_tool("delete_user", {"user_id": jane})
+    (question,) = asked
+    lines = question.splitlines()
+    assert len(lines) == 4 and lines[0] == "Delete user?"
+    assert lines[1].startswith(f"User: {jane} <jane@example.com> — name ") and "\u202e" not in question
+    assert len(lines[1]) < 140 and lines[2].startswith("This permanently deletes the user")
+
+
+async def test_update_user_question_shows_new_identity_values_hides_secrets_and_lists_the_rest(sandbox: Sandbox) -> None:
+    jane = (await sandbox.users(email_address="jane@example.com"))[0]["id"]
+    asked: list[str] = []
+
+    async def human(context, params) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with Client(sandbox.server(), elicitation_callback=human) as client:
+        await client.call_tool("update_user", {"user_id": jane, "username": "jane_admin", "password": "Hunter2-secret!",
+                                               "first_name": "Janet"})
+        await client.call_tool("update_user", {"user_id": jane, "bypass_client_trust": True})
+    first, second = asked
+    assert 'username = "jane_admin"' in first and "password (new value hidden)" in first
+    assert "Also changes: first_name." in first and "Hunter2-secret!" not in first
+    assert "bypass_client_trust = true" in second
+    assert await sandbox.writes() == []
