@@ -148,7 +148,10 @@ def _dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "tools":
         return _print_tools(_settings(ns), as_json=ns.json)
     if ns.command == "call":
-        arguments = json.loads(ns.arguments)
+        try:
+            arguments = json.loads(ns.arguments)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"the arguments are not valid JSON ({exc}); give one JSON object, e.g. '{{\"limit\": 3}}'") from None
         if not isinstance(arguments, dict):
             raise ValueError("arguments must be a JSON object")
         return _call(_settings(ns, **({"confirm": "approve"} if ns.yes else {})), ns.tool, arguments)
@@ -226,6 +229,10 @@ def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
 
     from .server import build_server
 
+    from .operations import BY_NAME, STATUS_TOOL
+
+    if tool not in BY_NAME and tool != STATUS_TOOL:
+        raise ValueError(f"unknown tool {tool!r}; `clerk-mcp tools` lists them")
     server = build_server(settings)
 
     async def run() -> Any:
@@ -244,14 +251,18 @@ def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
 
 
 async def _ask_on_terminal(context: Any, params: Any) -> Any:
-    """The operator answers a confirmation on the terminal: y approves, anything else declines."""
+    """The operator answers a confirmation on the terminal: y approves, i takes the offered alternative
+    (the form's `instead` box, e.g. ban instead of delete), anything else declines."""
     from mcp_types import ElicitResult
 
+    alternative = "instead" in (params.requested_schema or {}).get("properties", {})
     print(f"\n{params.message}", file=sys.stderr)
-    print("Approve? [y/N] ", end="", file=sys.stderr, flush=True)
+    print("Approve? [y/N" + ("/i = instead" if alternative else "") + "] ", end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip().lower()
     if answer in ("y", "yes"):
         return ElicitResult(action="accept", content={"approve": True})
+    if alternative and answer in ("i", "instead"):
+        return ElicitResult(action="accept", content={"approve": True, "instead": True})
     return ElicitResult(action="decline")
 
 

@@ -146,13 +146,15 @@ class GetUserArgs(UserPath):
     pass
 
 
+# A field typed without `| None` but defaulting to None: leaving it out is fine, sending null is refused,
+# as the spec has it for non-nullable body fields (Clerk would answer 422 after the call was made).
 class PasswordFields(Args):
     password: str | None = None
     password_digest: str | None = None
-    password_hasher: str | None = Field(None, description="e.g. bcrypt, argon2id, scrypt_firebase")
+    password_hasher: str = Field(None, description="e.g. bcrypt, argon2id, scrypt_firebase")
     skip_password_checks: bool | None = None
     totp_secret: str | None = None
-    backup_codes: list[str] | None = None
+    backup_codes: list[str] = None
 
 
 class ProfileFields(Args):
@@ -173,21 +175,22 @@ class ProfileFields(Args):
 
 
 class CreateUserArgs(ProfileFields, PasswordFields, DryRun):
-    email_address: list[str] | None = Field(None, description="first is primary")
-    email_address_identification_status: list[IdentificationStatus] | None = None
-    phone_number: list[str] | None = None
-    phone_number_identification_status: list[IdentificationStatus] | None = None
-    web3_wallet: list[str] | None = None
+    email_address: list[str] = Field(None, description="first is primary")
+    email_address_identification_status: list[IdentificationStatus] = None
+    phone_number: list[str] = None
+    phone_number_identification_status: list[IdentificationStatus] = None
+    web3_wallet: list[str] = None
     skip_password_requirement: bool | None = None
-    public_metadata: Metadata | None = None
-    private_metadata: Metadata | None = None
-    unsafe_metadata: Metadata | None = None
+    public_metadata: Metadata = None
+    private_metadata: Metadata = None
+    unsafe_metadata: Metadata = None
     skip_user_requirement: bool | None = None
     banned: bool | None = None
     locked: bool | None = None
 
 
 class UpdateUserArgs(UserPath, ProfileFields, PasswordFields, DryRun):
+    password_digest: str = None  # nullable on create, not here
     primary_email_address_id: str | None = None
     notify_primary_email_address_changed: bool | None = None
     primary_phone_number_id: str | None = None
@@ -197,9 +200,9 @@ class UpdateUserArgs(UserPath, ProfileFields, PasswordFields, DryRun):
 
 
 class UpdateUserMetadataArgs(UserPath, DryRun):
-    public_metadata: Metadata | None = None
-    private_metadata: Metadata | None = None
-    unsafe_metadata: Metadata | None = None
+    public_metadata: Metadata = None
+    private_metadata: Metadata = None
+    unsafe_metadata: Metadata = None
 
 
 class DeleteUserArgs(UserPath, DryRun):

@@ -86,6 +86,13 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("api_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        """The origin, as documented; a URL copied from an SDK setting (…/v1) means the same server."""
+        value = value.rstrip("/")
+        return value.removesuffix("/v1") if value.endswith("/v1") else value
+
     @property
     def sandbox(self) -> bool:
         return self.secret_key is None

@@ -31,9 +31,16 @@ def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) 
         users = data["data"]
         if args.view == "summary":  # type: ignore[attr-defined]
             data = {"data": [summarize_user(u) for u in users]}
-        if "starting_after" in op.args.model_fields and users and len(users) == args.limit:  # type: ignore[attr-defined]
+        if _cursor_applies(op, args) and users and len(users) == args.limit:  # type: ignore[attr-defined]
             data["next_starting_after"] = users[-1].get("id")  # a full page: the cursor for the next one
     return data
+
+
+def _cursor_applies(op: Operation, args: Args) -> bool:
+    """Clerk takes `starting_after` only with created_at ordering and no offset: offer it only then."""
+    if "starting_after" not in op.args.model_fields:
+        return False
+    return args.order_by.lstrip("+-") == "created_at" and not args.offset  # type: ignore[attr-defined]
 
 
 def describe_request(op: Operation, args: Args, request: httpx.Request) -> dict[str, Any]:

@@ -115,3 +115,20 @@ def test_profile_image_mapping_is_documented_in_the_schema():
     assert schema["properties"]["file_base64"]["type"] == "string"
     assert "png" in schema["properties"]["filename"]["pattern"]
     assert {"file_base64", "filename", "user_id"} <= set(schema["required"])
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.body_kind == "json"], ids=lambda op: op.name)
+def test_explicit_null_is_accepted_exactly_where_the_spec_says_nullable(op):
+    """Null is sent to Clerk as null (e.g. `username: null` removes it); where Clerk would refuse it, we do first."""
+    from pydantic import ValidationError
+
+    _, body = spec_body(op.operation_id)
+    path_values = {name: "user_x" for name in op.path_params}
+    for name, prop in body.get("properties", {}).items():
+        nullable = bool(spec_property_schema(prop).get("nullable"))
+        try:
+            op.args.model_validate({**path_values, name: None})
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted is nullable, f"{op.name}.{name}: spec nullable={nullable}, model accepts null={accepted}"

@@ -164,17 +164,23 @@ def _filters(call: Call) -> dict[str, Any]:
 
 def _order(call: Call) -> tuple[str, bool]:
     raw = call.first("order_by") or "-created_at"
-    descending, name = raw.startswith("-"), raw.lstrip("+-")
+    descending, name = raw.startswith("-"), raw[1:] if raw[:1] in "+-" else raw  # one sign at most
     if name not in ORDER_COLUMNS:
         raise param_value("order_by", f"must be one of {', '.join(ORDER_COLUMNS)}, optionally prefixed with + or -.")
     return ORDER_COLUMNS[name], descending
 
 
+# A full RFC3339 date-time, offset required: a bare date or local time would depend on the server's zone.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
 def _rfc3339(name: str, value: str) -> int:
     try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        if not (isinstance(value, str) and _RFC3339.match(value)):
+            raise ValueError
+        return int(datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
-        raise param_format(name, "a valid RFC3339 date") from None
+        raise param_format(name, "a valid RFC3339 date-time with an offset, e.g. 2024-01-01T00:00:00Z") from None
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -265,9 +271,11 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mfa_enabled_at(user: dict[str, Any], columns: dict[str, Any], now: int) -> int | None:
-    """Set when a user first gets TOTP or backup codes; never cleared (spec of `mfa_enabled_at`)."""
+    """When MFA was last turned on (the spec's wording): set as a user without TOTP or backup codes gains one;
+    never cleared, not even by disable_mfa."""
     gains = columns.get("totp_secret") or columns.get("backup_codes", "[]") != "[]"
-    return user.get("mfa_enabled_at") or (now if gains else None)
+    had = user.get("totp_secret") or user.get("backup_codes", "[]") not in (None, "[]")
+    return now if gains and not had else user.get("mfa_enabled_at")
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -452,10 +460,10 @@ def get_o_auth_access_token(store: Store, call: Call) -> Any:
     limit, offset = _page(call)
     paginated = call.first("paginated")
     tokens = store.oauth_tokens(user_id, call.path["provider"])
-    page = tokens[offset:offset + limit]
+    # The spec: "If false, the results will not be paginated" - limit and offset apply only with paginated=true.
     if paginated is not None and _bool("paginated", paginated):
-        return {"data": page, "total_count": len(tokens)}
-    return page
+        return {"data": tokens[offset:offset + limit], "total_count": len(tokens)}
+    return tokens
 
 
 def users_get_organization_memberships(store: Store, call: Call) -> Any:

@@ -229,3 +229,33 @@ def test_organization_memberships_paginate(client: TestClient) -> None:
     assert everything[1] == page["data"][0]
     assert everything[0]["public_user_data"]["identifier"] == "jane@example.com"
     assert_clerk_error(client.get(f"/v1/users/{JANE}/organization_memberships", params={"limit": 501}), 422, "form_param_value_invalid", "limit")
+
+
+def test_mfa_enabled_at_is_when_mfa_was_last_turned_on(client: TestClient) -> None:
+    first = client.get(f"/v1/users/{JOHN}").json()["mfa_enabled_at"]
+    client.delete(f"/v1/users/{JOHN}/mfa")
+    again = client.patch(f"/v1/users/{JOHN}", json={"totp_secret": TOTP_SECRET}).json()
+    assert again["mfa_enabled_at"] > first and again["mfa_enabled_at"] >= again["mfa_disabled_at"]
+    # Adding backup codes to a user who already has TOTP is not "turning MFA on".
+    assert client.patch(f"/v1/users/{JOHN}", json={"backup_codes": ["x1"]}).json()["mfa_enabled_at"] == again["mfa_enabled_at"]
+
+
+def test_dates_must_be_full_rfc3339_with_an_offset(client: TestClient) -> None:
+    for bad in ("2024-01-01", "2024-01-01T00:00:00", "20240101T000000Z", "yesterday"):
+        assert_clerk_error(client.post("/v1/users", json={"email_address": ["d@example.com"], "created_at": bad}), 422, "form_param_format_invalid")
+    made = client.post("/v1/users", json={"email_address": ["d@example.com"], "created_at": "2024-01-01T01:00:00+01:00"}).json()
+    assert made["created_at"] == 1704067200000
+
+
+def test_oauth_tokens_are_paged_only_when_asked_to_be(client: TestClient, sandbox) -> None:
+    for n in range(3):
+        client.post("/_sandbox/oauth_accounts", json={"user_id": JOHN, "provider": "oauth_gitlab", "token": f"glt_{n}"})
+    everything = client.get(f"/v1/users/{JOHN}/oauth_access_tokens/oauth_gitlab", params={"limit": 1, "offset": 1}).json()
+    assert [t["token"] for t in everything] == ["glt_0", "glt_1", "glt_2"]
+    page = client.get(f"/v1/users/{JOHN}/oauth_access_tokens/oauth_gitlab", params={"paginated": "true", "limit": 1, "offset": 1}).json()
+    assert page["total_count"] == 3 and [t["token"] for t in page["data"]] == ["glt_1"]
+
+
+def test_order_by_takes_one_sign_at_most(client: TestClient) -> None:
+    for bad in ("++created_at", "+-created_at", "-+email_address"):
+        assert_clerk_error(client.get("/v1/users", params={"order_by": bad}), 422, "form_param_value_invalid")
