@@ -72,12 +72,29 @@ def test_call_prints_the_result_as_json():
     assert len(result["data"]) == 2
     assert all(u["id"].startswith("user_") for u in result["data"])
     assert result["next_starting_after"] == result["data"][-1]["id"]
+    following = json.loads(cli("call", "get_user_list", json.dumps({"limit": 2, "starting_after": result["next_starting_after"]})).stdout)
+    assert following["data"] and following["data"][0]["id"] not in {u["id"] for u in result["data"]}
+
+
+@pytest.mark.parametrize("arguments", [{"limit": 2, "order_by": "email_address"}, {"limit": 2, "offset": 2}])
+def test_no_cursor_is_offered_where_clerk_would_refuse_it(arguments):
+    """Clerk accepts starting_after only with created_at ordering and no offset."""
+    result = json.loads(cli("call", "get_user_list", json.dumps(arguments)).stdout)
+    assert len(result["data"]) == 2 and "next_starting_after" not in result
+
+
+def test_unknown_tool_is_a_usage_error_and_an_api_url_may_end_in_v1():
+    unknown = cli("call", "no_such_tool", "{}")
+    assert unknown.returncode == 2 and "clerk-mcp tools" in unknown.stderr
+    policy = cli("policy", CLERK_SECRET_KEY="sk_test_x", CLERK_API_URL="http://127.0.0.1:9/v1/")
+    assert "development http://127.0.0.1:9 (key" in policy.stdout
 
 
 @pytest.mark.parametrize("arguments", ['{"limit": 2', "not json", "[1, 2]", '"a string"'])
 def test_bad_json_arguments_are_usage_errors(arguments):
     proc = cli("call", "get_user_list", arguments)
     assert proc.returncode == 2
+    assert "JSON" in proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.strip().startswith("clerk-mcp:") or "JSON" in proc.stderr
 
