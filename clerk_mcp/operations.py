@@ -52,8 +52,6 @@ class Operation:
     consequence: str = ""
     # Arguments that make a call need confirmation even though its effect alone does not.
     confirm_fields: frozenset[str] = frozenset()
-    # The response is a bare array; tools wrap it as {"data": [...]} (structured content is an object).
-    wraps_array: bool = False
     # A reversible operation the human may choose instead, in the same confirmation (delete → ban).
     alternative: str | None = None
 
@@ -94,7 +92,7 @@ OPERATIONS: tuple[Operation, ...] = (
         description="Find users: filter by email, phone, username, name, ids or org (+x includes, -x excludes), "
         "ban state or dates (Unix ms); ordered, paginated. Returns summaries unless view=full.",
         method="GET", path="/users", args=m.GetUserListArgs, result=r.UserList, effect=Effect.READ,
-        idempotent=True, wraps_array=True,
+        idempotent=True,
     ),
     Operation(
         name="get_users_count", operation_id="GetUsersCount", title="Count users",
@@ -167,7 +165,7 @@ OPERATIONS: tuple[Operation, ...] = (
         name="get_o_auth_access_token", operation_id="GetOAuthAccessToken", title="Get user's OAuth access token",
         description="Get a user's live OAuth token for a provider; needs human confirmation.",
         method="GET", path="/users/{user_id}/oauth_access_tokens/{provider}", args=m.GetOAuthAccessTokenArgs,
-        result=r.OAuthAccessTokens, effect=Effect.SECRET, idempotent=True, wraps_array=True,
+        result=r.OAuthAccessTokens, effect=Effect.SECRET, idempotent=True,
         consequence="hands the user's live third-party access token to the assistant",
     ),
     Operation(

@@ -170,7 +170,7 @@ class ClerkMCPServer(MCPServer):
                     await self.status(_validate_model(name, StatusArgs, arguments))
                 )
             else:
-                op = self._operation(name)
+                op = self._offered(name, op)
                 outcome = await self._run(op, _validate(op, arguments), context, record)
         except ClerkMCPError as exc:
             # A refusal overrides the provisional "allowed" set before confirmation was asked.
@@ -195,8 +195,8 @@ class ClerkMCPServer(MCPServer):
                 self.transcript.write(entry(name, record["arguments"], outcome))
         return outcome
 
-    def _operation(self, name: str) -> Operation:
-        op = BY_NAME.get(name)
+    def _offered(self, name: str, op: Operation | None) -> Operation:
+        """`op` (the table row for `name`) if the policy offers it; else why not, as a refusal."""
         if op is None:
             raise InvalidArguments(name, [f"unknown tool; available: {', '.join(self.tool_definitions)}"])
         reason = self.policy.hidden_reason(op)

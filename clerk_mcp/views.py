@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 
 
 def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) -> dict[str, Any]:
-    if op.wraps_array and isinstance(data, list):
-        data = {"data": data}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict):  # a bare array (user list, OAuth tokens): structured content is an object
         data = {"data": data}
     if not expose_private:
         data = _without_private(data)
