@@ -243,10 +243,9 @@ def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
             return await client.call_tool(tool, arguments)
 
     result = anyio.run(run)
-    payload = result.structured_content
-    if payload is None:
-        payload = {"text": "\n".join(getattr(c, "text", "") for c in result.content)}
-    print(json.dumps(payload, indent=2, ensure_ascii=False))
+    from .views import payload
+
+    print(json.dumps(payload(result), indent=2, ensure_ascii=False))
     return EXIT_TOOL_ERROR if result.is_error else EXIT_OK
 
 

@@ -43,7 +43,7 @@ from .policy import (
 from .resources import register_resources
 from .settings import Settings
 from .state import RateLimiter, SharedState, open_state, state_keys
-from .views import describe_request, fence, shape_result
+from .views import ERROR_META, describe_request, fence, shape_result
 
 if TYPE_CHECKING:
     from .adapter import ClerkClient
@@ -303,7 +303,14 @@ def _problem(error: Any) -> str:
 
 
 def error_result(exc: ClerkMCPError) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=exc.summary())], structured_content=exc.details(), is_error=True)
+    """An `isError` result: the one line a model acts on, and the details under `_meta` (`views.ERROR_META`).
+
+    No structured content: clients on the TypeScript SDK validate it against the tool's output schema even on
+    errors, and an error matches no tool's output schema (design §9).
+    """
+    return CallToolResult(
+        content=[TextContent(type="text", text=exc.summary())], is_error=True, _meta={ERROR_META: exc.details()}
+    )
 
 
 def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer:

@@ -20,6 +20,7 @@ from mcp_types import CallToolResult, ElicitResult
 
 from .operations import BY_NAME
 from .policy import SECRET_ARGS, redact_args
+from .views import payload
 
 # Tokens too: a transcript keeps results, and get_o_auth_access_token's result is a live token.
 SECRET_FIELDS = SECRET_ARGS | {"token", "token_secret", "id_token", "access_token", "refresh_token"}
@@ -29,9 +30,7 @@ ANSWERS = {"declined": "decline", "cancelled": "cancel"}
 
 def entry(tool: str, arguments: dict[str, Any], result: CallToolResult) -> dict[str, Any]:
     """One transcript line."""
-    content = result.structured_content
-    if content is None:
-        content = {"text": "\n".join(getattr(block, "text", "") for block in result.content)}
+    content = payload(result)
     return {"tool": tool, "arguments": redact_args(arguments, SECRET_FIELDS), "is_error": bool(result.is_error),
             "result": redact_args(content, SECRET_FIELDS)}
 

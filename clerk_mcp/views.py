@@ -18,6 +18,11 @@ from .policy import redact_args
 
 if TYPE_CHECKING:
     import httpx
+    from mcp_types import CallToolResult
+
+# Where an error result keeps its details (`ClerkMCPError.details()`): `_meta`, since structured content must fit
+# the tool's output schema.
+ERROR_META = "io.github.clerk-mcp/error"
 
 
 def shape_result(op: Operation, args: Args, data: Any, *, expose_private: bool) -> dict[str, Any]:
@@ -39,6 +44,18 @@ def _cursor_applies(op: Operation, args: Args) -> bool:
     if "starting_after" not in op.args.model_fields:
         return False
     return args.order_by.lstrip("+-") == "created_at" and not args.offset  # type: ignore[attr-defined]
+
+
+def payload(result: CallToolResult) -> dict[str, Any]:
+    """The JSON document a tool result carries: its structured content, or for an error its details.
+
+    Falls back to the text blocks (`{"text": ...}`) for results from servers that send neither.
+    """
+    if result.is_error and result.meta and ERROR_META in result.meta:
+        return result.meta[ERROR_META]
+    if result.structured_content is not None:
+        return result.structured_content
+    return {"text": "\n".join(getattr(block, "text", "") for block in result.content)}
 
 
 def describe_request(op: Operation, args: Args, request: httpx.Request) -> dict[str, Any]:

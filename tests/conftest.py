@@ -213,8 +213,8 @@ def text_of(result: Any) -> str:
 
 
 def all_output(result: Any) -> str:
-    """Everything a client sees of a result: its text and its structured content."""
-    return text_of(result) + json.dumps(result.structured_content or {})
+    """Everything a client sees of a result: its text, its structured content and its `_meta`."""
+    return text_of(result) + json.dumps(result.structured_content or {}) + json.dumps(result.meta or {})
 
 
 # --- the spec ------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from mcp.client import Client
 
 from conftest import APPROVE, OAUTH_TOKEN_VALUE, SECRET_KEY, USER_ID, FakeClerk, answering, make_server
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -165,7 +166,7 @@ async def test_an_unexpected_failure_is_a_clear_error_result_and_still_audited(c
     clerk.override("GET", "/v1/users", httpx.Response(200, json={"unexpected": True}))
     async with Client(make_server(clerk, audit_log=audit)) as client:
         result = await client.call_tool("get_user_list", {})
-    assert result.is_error and result.structured_content["error"] == "internal_error"
+    assert result.is_error and payload(result)["error"] == "internal_error"
     assert "get_user_list failed inside clerk-mcp" in result.content[0].text and "Traceback" not in result.content[0].text
     (line,) = audit.read_text().splitlines()
     assert json.loads(line)["outcome"] == "internal_error"

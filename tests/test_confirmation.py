@@ -21,6 +21,7 @@ from mcp_types import CallToolResult, ElicitResult, ErrorData, InputRequiredResu
 from clerk_mcp.operations import BY_NAME, OPERATIONS
 
 from conftest import APPROVE, Sandbox, answering, text_of
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -88,7 +89,7 @@ async def test_decline_and_cancel_send_nothing(sandbox: Sandbox, mode, action, w
         result = await client.call_tool(op.name, confirm_args(op, user["id"]))
     assert result.is_error
     assert word in text_of(result) and "nothing was sent" in text_of(result)
-    assert result.structured_content["decision"] == word
+    assert payload(result)["decision"] == word
     assert await sandbox.writes() == []
     assert all(path == f"/v1/users/{user['id']}" for _, path in await sandbox.sent())  # only the re-fetch
 
@@ -136,7 +137,7 @@ async def test_failed_elicitation_is_a_refusal_and_sends_nothing(sandbox: Sandbo
         result = await client.call_tool("delete_user", {"user_id": user["id"]})
     assert result.is_error
     assert "nothing was sent" in text_of(result)
-    assert result.structured_content["decision"] == "refused"
+    assert payload(result)["decision"] == "refused"
     assert await sandbox.writes() == []
     assert [json.loads(line)["decision"] for line in audit.read_text().splitlines()] == ["refused"]
 
@@ -202,7 +203,7 @@ async def test_replayed_request_state_is_refused(sandbox: Sandbox):
         replay = await answer(client, "get_o_auth_access_token", args, pending.request_state)
     assert isinstance(replay, CallToolResult) and replay.is_error
     assert "already used" in text_of(replay) and "nothing was sent" in text_of(replay)
-    assert replay.structured_content["decision"] == "replayed"
+    assert payload(replay)["decision"] == "replayed"
     assert (await sandbox.sent()).count(("GET", tokens_path)) == 1
 
 

@@ -19,6 +19,7 @@ from clerk_mcp.adapter import ClerkClient
 from clerk_mcp.operations import BY_NAME, OPERATIONS
 
 from conftest import APPROVE, SECRET_KEY, answering, USER_ID, FakeClerk, all_output, spec_arguments, spec_error_statuses, text_of
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -78,7 +79,7 @@ async def test_documented_error_statuses(clerk: FakeClerk, server_factory, op, s
         result = await client.call_tool(op.name, spec_arguments(op, required_only=True))
     text = assert_clean_error(result)
     assert text == f"{status} {CODES[status]}: Long message for {status}"
-    details = result.structured_content
+    details = payload(result)
     assert details["status"] == status
     assert details["code"] == CODES[status]
     assert details["clerk_trace_id"] == "trace_abc123"
@@ -100,7 +101,7 @@ async def test_error_status_without_a_body(clerk: FakeClerk, server_factory, sta
         result = await client.call_tool("verify_password", {"user_id": USER_ID, "password": "pw"})
     text = assert_clean_error(result)
     assert text.startswith(f"{status} http_error: HTTP {status}")
-    assert result.structured_content["status"] == status
+    assert payload(result)["status"] == status
 
 
 async def test_timeout(clerk: FakeClerk, server_factory):
@@ -109,7 +110,7 @@ async def test_timeout(clerk: FakeClerk, server_factory):
         result = await client.call_tool("get_user", {"user_id": USER_ID})
     text = assert_clean_error(result)
     assert "did not answer in time" in text
-    assert result.structured_content["error"] == "timeout"
+    assert payload(result)["error"] == "timeout"
 
 
 async def test_connection_refused(clerk: FakeClerk, server_factory):
@@ -120,7 +121,7 @@ async def test_connection_refused(clerk: FakeClerk, server_factory):
     for r in (result, result2):
         text = assert_clean_error(r)
         assert text == "could not connect to http://clerk.test"
-        assert r.structured_content["error"] == "unavailable"
+        assert payload(r)["error"] == "unavailable"
     # A request that never left is safe to retry, whatever its method: 4 attempts each.
     assert clerk.sent.count(("POST", "/v1/users")) == 4
     assert ("DELETE", f"/v1/users/{USER_ID}") not in clerk.sent
@@ -133,7 +134,7 @@ async def test_non_json_502(clerk: FakeClerk, server_factory):
         post = await client.call_tool("create_user", {"first_name": "A"})
     text = assert_clean_error(result)
     assert text == "502 http_error: HTTP 502 Bad Gateway"
-    assert result.structured_content["status"] == 502
+    assert payload(result)["status"] == 502
     assert "<html>" not in text
     assert_clean_error(post)
     # The GET was retried; the POST (which may have happened) was not.
@@ -146,7 +147,7 @@ async def test_non_json_success_body(clerk: FakeClerk, server_factory):
     async with Client(server_factory()) as client:
         result = await client.call_tool("get_user", {"user_id": USER_ID})
     assert assert_clean_error(result) == "HTTP 200 with a body that is not JSON"
-    assert result.structured_content == {"error": "bad_response", "message": "HTTP 200 with a body that is not JSON", "status": 200}
+    assert payload(result) == {"error": "bad_response", "message": "HTTP 200 with a body that is not JSON", "status": 200}
 
 
 async def test_429_is_retried_after_retry_after(clerk: FakeClerk, server_factory):
@@ -172,8 +173,8 @@ async def test_429_that_persists(clerk: FakeClerk, server_factory):
     async with Client(server_factory()) as client:
         result = await client.call_tool("get_users_count", {})
     assert assert_clean_error(result) == "429 too_many_requests: Too many requests, retry later"
-    assert result.structured_content["status"] == 429
-    assert result.structured_content["retry_after_seconds"] == 3
+    assert payload(result)["status"] == 429
+    assert payload(result)["retry_after_seconds"] == 3
     # Retry-After (3 s) is longer than the deadline leaves (2 s): answered at once instead of slept on.
     assert len(clerk.requests) == 1
 
@@ -251,7 +252,7 @@ async def test_multi_line_clerk_message_becomes_one_line(clerk: FakeClerk, serve
         result = await client.call_tool("create_user", {"first_name": "A"})
     assert assert_clean_error(result) == "422 form_param_invalid: first line second line third"
     # The details keep Clerk's own text untouched.
-    assert result.structured_content["errors"][0]["long_message"] == "first line\nsecond line\r\n\tthird"
+    assert payload(result)["errors"][0]["long_message"] == "first line\nsecond line\r\n\tthird"
 
 
 @pytest.mark.parametrize("body", [{"errors": "nope"}, {"errors": [1, 2]}, {"errors": []}, [], "text", {"unexpected": True}])
@@ -261,7 +262,7 @@ async def test_malformed_error_bodies_still_give_a_clear_line(clerk: FakeClerk, 
         result = await client.call_tool("verify_totp", {"user_id": USER_ID, "code": "1"})
     text = assert_clean_error(result)
     assert text.startswith("400 ")
-    assert result.structured_content["status"] == 400
+    assert payload(result)["status"] == 400
 
 
 async def test_retry_after_is_waited_for(clerk: FakeClerk, server_factory):
@@ -290,7 +291,7 @@ async def test_dropped_connection_retries_only_safe_requests(clerk: FakeClerk, s
         patch = await client.call_tool("update_user_metadata", {"user_id": USER_ID, "public_metadata": {"a": 1}})
     for result in (read, write, patch):
         assert "connection to http://clerk.test failed" in assert_clean_error(result)
-        assert result.structured_content["error"] == "unavailable"
+        assert payload(result)["error"] == "unavailable"
     # A write that may have reached Clerk is never repeated.
     assert clerk.sent.count(("GET", f"/v1/users/{USER_ID}")) == 4
     assert clerk.sent.count(("POST", "/v1/users")) == 1

@@ -24,6 +24,7 @@ from clerk_mcp.operations import OPERATIONS
 from clerk_mcp.sandbox.fixtures import default_seed
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
+from clerk_mcp.views import payload
 
 # The in-process sandbox never times out or drops: only validation, policy and Clerk-style errors are expected.
 ERROR_KINDS = {"invalid_arguments", "refused", "clerk_api_error"}
@@ -88,7 +89,9 @@ def check(session: tuple[BlockingPortal, Client, dict[str, Any]], tool: str, arg
     assert text.strip(), result
     assert "Traceback" not in text and "Error executing tool" not in text, text
     if result.is_error:
-        details = result.structured_content or {}
+        # An error matches no output schema, so it carries none (TypeScript clients validate it even on errors).
+        assert result.structured_content is None, result
+        details = payload(result)
         assert details.get("error") in ERROR_KINDS, result
         assert details.get("status", 0) < 500, result  # a sandbox crash would show as a 5xx
     else:

@@ -16,6 +16,7 @@ from clerk_mcp.operations import OPERATIONS, Effect
 from clerk_mcp.operations import STATUS_TOOL as STATUS
 
 from conftest import OTHER_USER_ID, SECRET_KEY, USER_ID, FakeClerk, make_server, spec_arguments, text_of
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +38,7 @@ async def test_read_only_lists_exactly_the_read_tools_and_refuses_the_others(cle
             result = await client.call_tool(op.name, spec_arguments(op, required_only=True))
             assert result.is_error, op.name
             assert "read-only" in text_of(result) and op.name in text_of(result)
-            assert result.structured_content["decision"] == "hidden"
+            assert payload(result)["decision"] == "hidden"
         ok = await client.call_tool("get_user", {"user_id": USER_ID})
     assert not ok.is_error
     assert clerk.sent == [("GET", f"/v1/users/{USER_ID}")]
@@ -98,15 +99,15 @@ async def test_sixth_verify_attempt_is_refused_with_the_wait_and_nothing_sent(cl
     async with Client(make_server(clerk)) as client:
         for _ in range(5):
             result = await client.call_tool("verify_password", {"user_id": USER_ID, "password": "guess"})
-            assert result.is_error and result.structured_content["status"] == 422
+            assert result.is_error and payload(result)["status"] == 422
         sixth = await client.call_tool("verify_password", {"user_id": USER_ID, "password": "guess"})
         # The budget is per user: another user is unaffected.
         other = await client.call_tool("verify_password", {"user_id": OTHER_USER_ID, "password": "guess"})
     assert sixth.is_error
     text = text_of(sixth)
     assert "Too many verification attempts" in text and "Try again in" in text
-    assert sixth.structured_content["decision"] == "over_budget"
-    assert 590 <= sixth.structured_content["retry_after_seconds"] <= 600
+    assert payload(sixth)["decision"] == "over_budget"
+    assert 590 <= payload(sixth)["retry_after_seconds"] <= 600
     assert not other.is_error
     assert clerk.sent.count(("POST", f"/v1/users/{USER_ID}/verify_password")) == 5
 

@@ -25,6 +25,7 @@ from clerk_mcp.server import ClerkMCPServer, build_server
 from clerk_mcp.settings import Settings
 
 from serving import serving
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -81,7 +82,7 @@ def clear_error(result: Any, kind: str) -> str:
     assert result.is_error
     text = result.content[0].text
     assert text.strip() and "Traceback" not in text and "Error executing tool" not in text
-    assert result.structured_content["error"] == kind, result.structured_content
+    assert payload(result)["error"] == kind, result
     return text
 
 
@@ -116,7 +117,7 @@ async def test_429_asking_longer_than_the_cap_is_answered_at_once(upstream: Upst
     started = time.monotonic()
     result = await call(upstream, "get_users_count", {})
     assert clear_error(result, "clerk_api_error").startswith("429 too_many_requests")
-    assert result.structured_content["retry_after_seconds"] == 60
+    assert payload(result)["retry_after_seconds"] == 60
     assert time.monotonic() - started < 1
     assert len(await upstream.log("GET", "/v1/users/count")) == 1
 

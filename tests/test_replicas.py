@@ -36,6 +36,7 @@ from clerk_mcp.state import LocalState, RateLimiter, rotate_state_keys, state_ke
 
 from conftest import APPROVE, answering
 from test_http import JANE, mcp_client
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -207,7 +208,7 @@ async def test_verify_attempts_spread_over_replicas_share_one_budget(
         for attempt in range(8):
             async with mcp_client(urls[attempt % 3], {}) as client:
                 results.append(await client.call_tool("verify_password", WRONG_PASSWORD))
-    refused = [r for r in results if r.structured_content.get("decision") == "over_budget"]
+    refused = [r for r in results if payload(r).get("decision") == "over_budget"]
     assert len(refused) == 3 and all(r.is_error for r in refused)
     assert len(clerk_requests(clerk, f"/v1/users/{JANE}/verify_password")) == 5
 
@@ -247,19 +248,19 @@ async def test_a_redis_outage_refuses_only_what_needs_shared_state_and_heals(
 ):
     with replicas(tmp_path, redis_server.url, clerk, count=2) as (first, second):
         async with mcp_client(first, {}) as one, mcp_client(second, {}) as two:
-            assert not (await one.call_tool("verify_password", WRONG_PASSWORD)).structured_content.get("decision")
+            assert not payload((await one.call_tool("verify_password", WRONG_PASSWORD))).get("decision")
             redis_server.stop()
             try:
                 for client in (one, two):
                     read = await client.call_tool("get_user", {"user_id": JANE})
                     assert not read.is_error and read.structured_content["id"] == JANE
                     refused = await client.call_tool("verify_password", WRONG_PASSWORD)
-                    assert refused.is_error and refused.structured_content["decision"] == "state_unavailable"
+                    assert refused.is_error and payload(refused)["decision"] == "state_unavailable"
                     assert "Redis" in refused.content[0].text and "Nothing was sent" in refused.content[0].text
             finally:
                 redis_server.start()
             healed = await two.call_tool("verify_password", WRONG_PASSWORD)
-            assert healed.is_error and healed.structured_content["code"] == "form_password_incorrect"
+            assert healed.is_error and payload(healed)["code"] == "form_password_incorrect"
     assert len(clerk_requests(clerk, f"/v1/users/{JANE}/verify_password")) == 2
     assert all("without the shared rate limit" in (tmp_path / f"replica{i}.log").read_text() for i in range(2))
 
@@ -280,7 +281,7 @@ async def test_a_confirmation_answered_while_redis_is_down_is_refused(
                 result = await client.call_tool("ban_user", {"user_id": JANE})
         finally:
             redis_server.start()
-    assert result.is_error and result.structured_content["decision"] == "state_unavailable"
+    assert result.is_error and payload(result)["decision"] == "state_unavailable"
     assert clerk_requests(clerk, f"/v1/users/{JANE}/ban") == []
 
 

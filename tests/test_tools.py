@@ -13,6 +13,7 @@ from clerk_mcp.operations import OPERATIONS, Effect
 from clerk_mcp.operations import STATUS_TOOL as STATUS
 
 from conftest import USER_ID, spec_arguments, spec_body, spec_parameters, text_of
+from clerk_mcp.views import payload
 
 pytestmark = pytest.mark.anyio
 
@@ -120,7 +121,7 @@ async def test_unknown_arguments_are_rejected_and_nothing_is_sent(clerk, server_
             assert result.is_error
             text = text_of(result)
             assert f"{name}: unknown argument" in text, text
-            assert result.structured_content["error"] == "invalid_arguments"
+            assert payload(result)["error"] == "invalid_arguments"
     assert clerk.requests == []
 
 
