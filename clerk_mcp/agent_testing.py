@@ -14,6 +14,7 @@ from mcp.client import Client
 from mcp_types import CallToolResult, ElicitResult
 
 from .operations import OPERATIONS
+from .sandbox.clock import Clock
 from .sandbox.harness import Fault
 from .server import ClerkMCPServer, build_server
 from .settings import Settings
@@ -39,6 +40,11 @@ class Sandbox:
     def __init__(self, app: Starlette) -> None:
         self.app = app
         self.emulator = app.state.sandbox
+
+    @property
+    def clock(self) -> Clock:
+        """The sandbox's clock: `freeze(at_ms=None)`, `advance(ms)`, `unfreeze()`, and `clock()` for now in Unix ms."""
+        return self.emulator.clock
 
     def transport(self) -> httpx.ASGITransport:
         return httpx.ASGITransport(app=self.app)

@@ -5,6 +5,9 @@ Fixtures:
 - `clerk_sandbox` — a `Sandbox` handle: seed data, fault injection, the request log and assertions on it.
 - `clerk_sandbox_seed` — what each sandbox starts with: True (the demo data of sandbox/SEED.md, the
   default), False (empty) or a fixture dict. Override it, or parametrize it, to change that.
+- `clerk_clock` — the sandbox's clock (also `clerk_sandbox.clock`): `freeze(at_ms=None)`, `advance(ms)`,
+  `unfreeze()`; timestamps, TOTP windows, lockout cooldowns and token expiry all read it, so tests of them
+  need no sleeping.
 - `clerk_mcp_settings` — operator settings for the server under test (e.g. `{"read_only": True}`).
 - `clerk_mcp_server` — a `ClerkMCPServer` on that sandbox.
 - `clerk_mcp_client` — an in-process `mcp.client.Client` connected to it that records every tool call
@@ -30,6 +33,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .agent_testing import ClerkTestClient, Sandbox, sandbox_server
+    from .sandbox.clock import Clock
     from .server import ClerkMCPServer
 
 __all__ = ["ClerkTestClient", "Sandbox", "sandbox_server"]
@@ -60,6 +64,12 @@ def clerk_sandbox(clerk_sandbox_seed: bool | dict[str, Any], anyio_backend: Any)
     if clerk_sandbox_seed:
         sandbox.seed(None if clerk_sandbox_seed is True else clerk_sandbox_seed)
     return sandbox
+
+
+@pytest.fixture
+def clerk_clock(clerk_sandbox: Sandbox) -> Clock:
+    """The sandbox's clock, e.g. `clerk_clock.freeze(1_700_000_000_000)` then `clerk_clock.advance(3_600_000)`."""
+    return clerk_sandbox.clock
 
 
 @pytest.fixture

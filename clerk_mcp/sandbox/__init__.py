@@ -16,19 +16,24 @@ SANDBOX_SECRET_KEY = "sk_test_sandbox"
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from .lockout import Lockout
+
 __all__ = ["SANDBOX_SECRET_KEY", "create_app", "serve"]
 
 
-def create_app(*, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = None, seed: bool = True) -> Starlette:
-    """The sandbox ASGI app (in memory unless `db_path`); imports Starlette only when called."""
+def create_app(
+    *, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = None, seed: bool = True, lockout: Lockout | None = None,
+) -> Starlette:
+    """The sandbox ASGI app (in memory unless `db_path`); imports Starlette only when called.
+    `lockout`: the account-lockout policy, `sandbox.lockout.Lockout(max_attempts, duration_s)`."""
     from .app import create_app as build
 
-    return build(secret_key=secret_key, db_path=db_path, seed=seed)
+    return build(secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8787, *, secret_key: str = SANDBOX_SECRET_KEY,
-          db_path: str | None = None, seed: bool = True) -> None:
+          db_path: str | None = None, seed: bool = True, lockout: Lockout | None = None) -> None:
     """Serve the sandbox over HTTP until interrupted; prints its base URL and key on stderr."""
     from .app import serve as run
 
-    run(host, port, secret_key=secret_key, db_path=db_path, seed=seed)
+    run(host, port, secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)

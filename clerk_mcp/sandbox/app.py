@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import SANDBOX_SECRET_KEY, fixtures, harness
 from .errors import ClerkError, error_body
 from .handlers import HANDLERS, Call, json_body, replace_user_metadata
+from .lockout import Lockout
 from .store import Store
 
 _STATUS_CODES = {429: "too_many_requests", 500: "internal_clerk_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
@@ -35,16 +36,19 @@ class ConnectionDropped(httpx.RemoteProtocolError):
 
 
 class Sandbox:
-    """One emulated Clerk instance: its store, secret key, armed faults and request log."""
+    """One emulated Clerk instance: its store (with its clock), secret key, armed faults and request log."""
 
     def __init__(self, store: Store, secret_key: str) -> None:
         self.store = store
+        self.clock = store.clock
         self.secret_key = secret_key
         self.faults = harness.Faults()
         self.requests = harness.RequestLog()
 
     def reset(self, *, seed: bool = False) -> None:
-        """Forget all users, organizations, faults and logged requests; optionally reload the demo seed."""
+        """Forget all users, organizations, faults and logged requests, and go back to the system's time;
+        optionally reload the demo seed."""
+        self.clock.reset()
         self.store.clear()
         self.faults.clear()
         self.requests.clear()
@@ -206,9 +210,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return JSONResponse(error_body(code, message, f"{request.method} {request.url.path}: {error.detail}"), error.status_code)
 
 
-def create_app(*, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = None, seed: bool = True) -> Starlette:
-    """A sandbox app; in memory unless `db_path`, whose existing data is kept (never reseeded)."""
-    sandbox = Sandbox(Store(db_path), secret_key)
+def create_app(
+    *, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = None, seed: bool = True, lockout: Lockout | None = None,
+) -> Starlette:
+    """A sandbox app; in memory unless `db_path`, whose existing data is kept (never reseeded).
+    `lockout`: the instance's account-lockout policy (default: Clerk's for new instances, 10 attempts, 1 hour)."""
+    sandbox = Sandbox(Store(db_path, lockout=lockout), secret_key)
     if seed and sandbox.store.is_empty():
         sandbox.seed()
     app = Starlette(
@@ -222,7 +229,7 @@ def create_app(*, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = No
 
 def serve(
     host: str = "127.0.0.1", port: int = 8787, *, secret_key: str = SANDBOX_SECRET_KEY,
-    db_path: str | None = None, seed: bool = True,
+    db_path: str | None = None, seed: bool = True, lockout: Lockout | None = None,
 ) -> None:
     """Serve the sandbox over HTTP until interrupted (`clerk-mcp emulator`)."""
     import uvicorn
@@ -231,6 +238,6 @@ def serve(
     logging.getLogger("uvicorn.error").addFilter(
         lambda record: not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
     )
-    app = create_app(secret_key=secret_key, db_path=db_path, seed=seed)
+    app = create_app(secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)
     print(f"Clerk sandbox listening on http://{host}:{port} (secret key: {secret_key})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

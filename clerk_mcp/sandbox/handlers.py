@@ -319,6 +319,8 @@ def create_user(store: Store, call: Call) -> Any:
         **_settings(body),
     }
     columns["mfa_enabled_at"] = _mfa_enabled_at({}, columns, now)
+    if columns.get("locked"):
+        columns["lockout_expires_at"] = store.lockout.expires_at(now)
     for kind in ("email_address", "phone_number", "web3_wallet"):
         first = next((i for i in idents if i["type"] == kind), None)
         if first:
@@ -421,8 +423,9 @@ def verify_password(store: Store, call: Call) -> Any:
     password = checked_body(call, VERIFY_PASSWORD_FIELDS, required=("password",))["password"]
     if user["password_digest"] is None:
         raise ClerkError(400, "no_password_set", "This user has no password set.")
-    if not credentials.password_matches(password, user["password_digest"], user["password_hasher"]):
-        raise ClerkError(422, "form_password_incorrect", "Password is incorrect. Try again, or use another method.", param="password")
+    outcome = store.verification(user, lambda: ClerkError(
+        422, "form_password_incorrect", "Password is incorrect. Try again, or use another method.", param="password"))
+    outcome(credentials.password_matches(password, user["password_digest"], user["password_hasher"]))
     return {"verified": True}
 
 
@@ -432,12 +435,14 @@ def verify_totp(store: Store, call: Call) -> Any:
     backup_codes = json.loads(user["backup_codes"])
     if user["totp_secret"] is None and not backup_codes:
         raise ClerkError(400, "totp_not_enabled", "TOTP is not enabled for this user.")
-    if user["totp_secret"] is not None and credentials.totp_matches(user["totp_secret"], code):
+    outcome = store.verification(user, lambda: ClerkError(
+        422, "form_code_incorrect", "Incorrect code", "The code you entered is incorrect.", param="code"))
+    if user["totp_secret"] is not None and credentials.totp_matches(user["totp_secret"], code, store.clock()):
+        outcome(True)
         return {"verified": True, "code_type": "totp"}
     used = credentials.find_backup_code(code, backup_codes)
-    if used is None:
-        raise ClerkError(422, "form_code_incorrect", "Incorrect code", "The code you entered is incorrect.", param="code")
-    del backup_codes[used]
+    outcome(used is not None)  # raises for a code that is neither
+    del backup_codes[used or 0]
     store.touch(user["id"], {"backup_codes": json.dumps(backup_codes)})
     return {"verified": True, "code_type": "backup_code"}
 

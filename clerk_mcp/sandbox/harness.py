@@ -1,4 +1,4 @@
-"""Test-harness controls under `/_sandbox/` (never `/v1`): reset, seed, extra accounts, faults, request log.
+"""Test-harness controls under `/_sandbox/` (never `/v1`): reset, seed, extra accounts, faults, request log, clock.
 
 Faults let a test make the next N matching `/v1` requests fail the way networks and Clerk do:
 an error status with Clerk's body, a 429 with `Retry-After`, added latency, a non-JSON body, or a
@@ -179,7 +179,21 @@ def routes(sandbox: Sandbox) -> list[Route]:
         sandbox.faults.add(fault)
         return fault.public()
 
+    def clock(data: Any) -> Any:
+        """One of {"freeze_at": ms}, {"advance_ms": ms} or {"unfreeze": true}; answers {"now": ms, "frozen": bool}."""
+        actions = {"freeze_at": sandbox.clock.freeze, "advance_ms": sandbox.clock.advance, "unfreeze": lambda _: sandbox.clock.unfreeze()}
+        if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in actions or data.get("unfreeze", True) is not True:
+            raise param_value("clock", 'takes exactly one of {"freeze_at": <Unix ms>}, {"advance_ms": <ms>} or {"unfreeze": true}.')
+        (name, value), = data.items()
+        try:
+            actions[name](value)
+        except ValueError as error:
+            raise param_value(name, str(error).removeprefix(f"{name} ")) from None
+        return sandbox.clock.state()
+
     return [
+        Route("/clock", endpoint(lambda _: sandbox.clock.state()), methods=["GET"]),
+        Route("/clock", endpoint(clock), methods=["POST"]),
         Route("/reset", endpoint(reset), methods=["POST"]),
         Route("/seed", endpoint(seed), methods=["POST"]),
         Route("/oauth_accounts", endpoint(oauth_account, status=201), methods=["POST"]),

@@ -93,7 +93,9 @@ def _external_account(account: Row) -> dict[str, Any]:
     }
 
 
-def user(u: Row, identifications: Sequence[Row], accounts: Sequence[Row]) -> dict[str, Any]:
+def user(u: Row, identifications: Sequence[Row], accounts: Sequence[Row], lockout: Mapping[str, Any]) -> dict[str, Any]:
+    """A User; `lockout` holds its `locked`, `lockout_expires_in_seconds` and `verification_attempts_remaining`
+    as of now (`lockout.Lockout.view`)."""
     emails = [i for i in identifications if i["type"] == "email_address"]
     phones = [i for i in identifications if i["type"] == "phone_number"]
     wallets = [i for i in identifications if i["type"] == "web3_wallet"]
@@ -134,10 +136,10 @@ def user(u: Row, identifications: Sequence[Row], accounts: Sequence[Row]) -> dic
         "enterprise_accounts": [],
         "last_sign_in_at": u["last_sign_in_at"],
         "banned": bool(u["banned"]),
-        "locked": bool(u["locked"]),
+        "locked": lockout["locked"],
         "deprovisioned": False,
-        "lockout_expires_in_seconds": None,
-        "verification_attempts_remaining": 0 if u["locked"] else 100,
+        "lockout_expires_in_seconds": lockout["lockout_expires_in_seconds"],
+        "verification_attempts_remaining": lockout["verification_attempts_remaining"],
         "updated_at": u["updated_at"],
         "created_at": u["created_at"],
         "delete_self_enabled": bool(u["delete_self_enabled"]),

@@ -15,13 +15,14 @@ import secrets
 import sqlite3
 import string
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import render
+from .clock import Clock
 from .errors import not_found
+from .lockout import Lockout, check_not_locked
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS users (
     mfa_disabled_at INTEGER,
     banned INTEGER NOT NULL DEFAULT 0,
     locked INTEGER NOT NULL DEFAULT 0,
+    lockout_expires_at INTEGER,
+    failed_verification_attempts INTEGER NOT NULL DEFAULT 0,
     delete_self_enabled INTEGER NOT NULL DEFAULT 1,
     create_organization_enabled INTEGER NOT NULL DEFAULT 1,
     create_organizations_limit INTEGER,
@@ -194,16 +197,18 @@ SEARCH_INDEXES = ("users_search", "identifications_search")
 TRIGRAM = sqlite3.sqlite_version_info >= (3, 34, 0)
 BROAD = 5_000  # trigram matches beyond which scanning for a substring is cheaper than testing each
 
+# Columns added to `users` after databases were first written: an older file gains them when opened.
+ADDED_USER_COLUMNS = {
+    "lockout_expires_at": "INTEGER",
+    "failed_verification_attempts": "INTEGER NOT NULL DEFAULT 0",
+}
+
 TABLES = ("images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
 
 
 def new_id(prefix: str) -> str:
     """A Clerk-shaped id: prefix, underscore, 27 characters of [A-Za-z0-9]."""
     return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(27))
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -348,10 +353,11 @@ ORDER_COLUMNS = {
 
 
 class Store:
-    """SQLite-backed state of one sandbox instance."""
+    """SQLite-backed state of one sandbox instance, with its clock and its lockout policy."""
 
-    def __init__(self, path: str | None = None, *, clock: Callable[[], int] = now_ms) -> None:
-        self.clock = clock
+    def __init__(self, path: str | None = None, *, clock: Clock | None = None, lockout: Lockout | None = None) -> None:
+        self.clock = clock or Clock()
+        self.lockout = lockout or Lockout()
         self._lock = threading.RLock()
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
@@ -359,6 +365,10 @@ class Store:
         if path:
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
+        existing = {r["name"] for r in self.db.execute("PRAGMA table_info(users)")}
+        for column, declaration in ADDED_USER_COLUMNS.items():
+            if column not in existing:
+                self.db.execute(f"ALTER TABLE users ADD COLUMN {column} {declaration}")
         if TRIGRAM:
             self._create_search_indexes()
 
@@ -372,7 +382,8 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Store]:
-        """Hold the lock and one transaction; nested uses join the outer transaction."""
+        """Hold the lock and one transaction; nested uses join the outer transaction. An exception rolls it back,
+        unless it was raised through `failing_after` (a failed verification is still counted)."""
         with self._lock:
             if self.db.in_transaction:
                 yield self
@@ -380,10 +391,16 @@ class Store:
             self.db.execute("BEGIN")
             try:
                 yield self
-            except BaseException:
-                self.db.execute("ROLLBACK")
+            except BaseException as error:
+                self.db.execute("COMMIT" if getattr(error, "keeps_changes", False) else "ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+
+    @staticmethod
+    def failing_after(error: Exception) -> Exception:
+        """`error`, marked so that the request's transaction commits the changes made before it (`raise store.failing_after(e)`)."""
+        error.keeps_changes = True  # type: ignore[attr-defined]
+        return error
 
     # -- generic rows ---------------------------------------------------------------------------
 
@@ -476,7 +493,10 @@ class Store:
         ids = [u["id"] for u in users]
         identifications = self._by_user("identifications", ids, "created_at, rowid")
         accounts = self._by_user("external_accounts", ids, "created_at, rowid")
-        return [render.user(u, identifications.get(u["id"], []), accounts.get(u["id"], [])) for u in users]
+        now = self.clock()
+        return [
+            render.user(u, identifications.get(u["id"], []), accounts.get(u["id"], []), self.lockout.view(u, now)) for u in users
+        ]
 
     def user_json(self, user_id: str) -> dict[str, Any]:
         return self.users_json([self.user(user_id)])[0]
@@ -486,6 +506,27 @@ class Store:
         for row in self.rows(f"SELECT * FROM {table} WHERE user_id IN ({_marks(user_ids)}) ORDER BY {order}", user_ids):
             grouped.setdefault(row["user_id"], []).append(row)
         return grouped
+
+    def verification(self, user: sqlite3.Row, error: Callable[[], Exception]) -> Callable[[bool], None]:
+        """Start a password/TOTP/backup-code check of `user`: refuse a locked user (403 `user_locked`); the returned
+        function records the outcome, counting a failure towards the lockout and raising `error()` for it."""
+        now = self.clock()
+        check_not_locked(user, now)
+
+        def outcome(verified: bool) -> None:
+            if verified:
+                if user["failed_verification_attempts"]:
+                    self.update("users", user["id"], {"failed_verification_attempts": 0})
+                return
+            self.update("users", user["id"], self.lockout.after_failure(user, now))
+            raise self.failing_after(error())
+        return outcome
+
+    def lock(self, user_id: str, locked: bool) -> None:
+        """Lock a user for the instance's lockout duration (or indefinitely), or unlock them, clearing failed attempts."""
+        changes = {"locked": 1, "lockout_expires_at": self.lockout.expires_at(self.clock())} if locked else {
+            "locked": 0, "lockout_expires_at": None, "failed_verification_attempts": 0}
+        self.touch(user_id, changes)
 
     def delete_user(self, user_id: str) -> None:
         self.user(user_id)

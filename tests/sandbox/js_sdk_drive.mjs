@@ -1,5 +1,6 @@
 // Drives the sandbox with Clerk's JavaScript SDK, unchanged but for apiUrl; prints what it got as JSON.
-// Usage: node js_sdk_drive.mjs '{"apiUrl": ..., "secretKey": ..., "jane": ..., "john": ..., "alan": ..., "totp": ..., "backupCode": ...}'
+// Usage: node js_sdk_drive.mjs '{"apiUrl": ..., "secretKey": ..., "jane": ..., "john": ..., "alan": ..., "totp": ..., "backupCode": ...,
+//                               "secret80": ..., "otherSecret80": ..., "otherTotp80": ...}'
 import { createClerkClient } from '@clerk/backend';
 
 const args = JSON.parse(process.argv[2]);
@@ -24,12 +25,15 @@ out.jane = { email: jane.primaryEmailAddress?.emailAddress, username: jane.usern
 
 const created = await users.createUser({
   emailAddress: ['js@example.com'], password: 'js-password-1', username: 'jsuser', firstName: 'Js',
-  privateMetadata: { source: 'js' },
+  privateMetadata: { source: 'js' }, totpSecret: args.secret80,
 });
-out.created = { id: created.id, passwordEnabled: created.passwordEnabled, privateMetadata: created.privateMetadata };
+out.created = { id: created.id, passwordEnabled: created.passwordEnabled, privateMetadata: created.privateMetadata,
+                totpEnabled: created.totpEnabled };
 
-const updated = await users.updateUser(created.id, { lastName: 'Person', publicMetadata: { tier: 'gold' } });
+const updated = await users.updateUser(created.id, { lastName: 'Person', publicMetadata: { tier: 'gold' }, totpSecret: args.otherSecret80 });
 out.updated = { lastName: updated.lastName, publicMetadata: updated.publicMetadata, privateMetadata: updated.privateMetadata };
+out.totp80 = await users.verifyTOTP({ userId: created.id, code: args.otherTotp80 });
+out.disabledMfa80 = await users.disableUserMFA(created.id);
 
 const merged = await users.updateUserMetadata(created.id, { privateMetadata: { source: null, n: 1 } });
 out.merged = { privateMetadata: merged.privateMetadata, publicMetadata: merged.publicMetadata };

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import jsonschema
+import pyotp
 import yaml
 
 from serving import serving  # noqa: F401 - tests/serving.py: the one uvicorn-in-a-thread helper
@@ -27,6 +28,15 @@ INITECH = "org_tRpTcOJ3sHeHGvQY7GYMdvjeOl1"
 TOTP_SECRET = "KVKFKRCPNZQUYMLXOVYDSQKJKZDTSRLD"
 BACKUP_CODES = ["31415926", "27182818", "16180339", "14142135", "17320508"]
 SEED_USERS = 30
+
+# 80-bit secrets, the common length of secrets migrated from other providers (issue 15): Clerk sets no 112-bit floor.
+SECRET_80_BITS = "JBSWY3DPEHPK3PXP"
+OTHER_80_BITS = "KRSXG5CTMVRXEZLU"
+
+
+def totp(secret: str) -> pyotp.TOTP:
+    """An authenticator app's view of `secret`: RFC 6238 without pyotp's own 112-bit floor."""
+    return type("AnyLengthTOTP", (pyotp.TOTP,), {"min_secret_length_bits": 8})(secret)
 
 
 def assert_clerk_error(response: httpx.Response, status: int, code: str, param: str | None = None) -> dict[str, Any]:

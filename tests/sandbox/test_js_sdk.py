@@ -22,8 +22,11 @@ from .support import (
     BACKUP_CODES,
     JANE,
     JOHN,
+    OTHER_80_BITS,
+    SECRET_80_BITS,
     TOTP_SECRET,
     serving,
+    totp,
     unexercised_operations,
 )
 
@@ -54,7 +57,8 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     app = create_app()
     with serving(app) as url:
         args = {"apiUrl": url, "secretKey": SANDBOX_SECRET_KEY, "jane": JANE, "john": JOHN, "alan": ALAN,
-                "totp": pyotp.TOTP(TOTP_SECRET).now(), "backupCode": BACKUP_CODES[0]}
+                "totp": pyotp.TOTP(TOTP_SECRET).now(), "backupCode": BACKUP_CODES[0],
+                "secret80": SECRET_80_BITS, "otherSecret80": OTHER_80_BITS, "otherTotp80": totp(OTHER_80_BITS).now()}
         ran = subprocess.run(["node", DRIVER.name, json.dumps(args)], cwd=sdk_dir, capture_output=True, text=True, timeout=30, check=False)
     assert ran.returncode == 0, ran.stderr
     got = json.loads(ran.stdout)
@@ -66,7 +70,8 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     assert got["wrongKey"] == {"status": 401, "codes": ["clerk_key_invalid"]}
     assert got["jane"] == {"email": "jane@example.com", "username": "janedoe", "publicMetadata": {"role": "admin", "plan": "pro"}}
     assert created.startswith("user_") and len(created) == 32
-    assert got["created"] | {"id": None} == {"id": None, "passwordEnabled": True, "privateMetadata": {"source": "js"}}
+    assert got["created"] | {"id": None} == {"id": None, "passwordEnabled": True, "privateMetadata": {"source": "js"}, "totpEnabled": True}
+    assert (got["totp80"], got["disabledMfa80"]) == ({"verified": True, "code_type": "totp"}, {"user_id": created})
     # updateUser with metadata: PATCH the fields, then PUT /metadata replaces only the fields it names
     assert got["updated"] == {"lastName": "Person", "publicMetadata": {"tier": "gold"}, "privateMetadata": {"source": "js"}}
     assert got["merged"] == {"privateMetadata": {"n": 1}, "publicMetadata": {"tier": "gold"}}

@@ -16,8 +16,11 @@ from .support import (
     BACKUP_CODES,
     JANE,
     JOHN,
+    OTHER_80_BITS,
+    SECRET_80_BITS,
     TOTP_SECRET,
     serving,
+    totp,
     unexercised_operations,
 )
 
@@ -40,15 +43,18 @@ def test_sdk_drives_every_operation(live) -> None:
     assert (jane.email_addresses[0].email_address, jane.username, jane.public_metadata) == ("jane@example.com", "janedoe", {"role": "admin", "plan": "pro"})
 
     created = users.create(email_address=["sdk@example.com"], password="sdk-password-1", username="sdkuser",
-                           first_name="Sdk", private_metadata={"source": "sdk"})
-    assert created.id.startswith("user_") and created.password_enabled
-    assert users.update(user_id=created.id, last_name="Person").last_name == "Person"
+                           first_name="Sdk", private_metadata={"source": "sdk"}, totp_secret=SECRET_80_BITS)
+    assert created.id.startswith("user_") and created.password_enabled and created.totp_enabled
+    updated = users.update(user_id=created.id, last_name="Person", totp_secret=OTHER_80_BITS)
+    assert (updated.last_name, updated.totp_enabled) == ("Person", True)
     merged = users.update_metadata(user_id=created.id, private_metadata={"source": None, "n": 1})
     assert merged.private_metadata == {"n": 1}
     with_image = users.set_profile_image(user_id=created.id, file={"file_name": "a.png", "content": b"\x89PNG", "content_type": "image/png"})
     assert with_image.has_image
     assert users.verify_password(user_id=created.id, password="sdk-password-1").verified is True
 
+    assert users.verify_totp(user_id=created.id, code=totp(OTHER_80_BITS).now()).code_type == "totp"
+    assert users.disable_mfa(user_id=created.id).user_id == created.id
     assert users.verify_totp(user_id=JOHN, code=pyotp.TOTP(TOTP_SECRET).now()).code_type == "totp"
     assert users.verify_totp(user_id=JOHN, code=BACKUP_CODES[4]).code_type == "backup_code"
     assert users.disable_mfa(user_id=JOHN).user_id == JOHN
