@@ -60,6 +60,14 @@ async def test_faults_and_request_log(clerk_sandbox, clerk_mcp_client):
     assert entry["status"] == 404 and entry["headers"]["authorization"] == "Bearer ***"
 
 
+async def test_frozen_clock(clerk_clock, clerk_mcp_client):
+    clerk_clock.freeze(1_700_000_000_000)
+    created = (await clerk_mcp_client.call_tool("create_user", {"first_name": "Tick"})).structured_content
+    clerk_clock.advance(60_000)
+    updated = (await clerk_mcp_client.call_tool("update_user", {"user_id": created["id"], "first_name": "Tock"})).structured_content
+    assert (created["created_at"], updated["updated_at"]) == (1_700_000_000_000, 1_700_000_060_000)
+
+
 @pytest.mark.parametrize("clerk_sandbox_seed", [False, {"users": [{"first_name": "Solo"}]}])
 async def test_empty_or_own_seed(clerk_sandbox_seed, clerk_mcp_client):
     result = await clerk_mcp_client.call_tool("get_users_count", {})
@@ -94,7 +102,7 @@ async def test_failing_tool_assertion(clerk_mcp_client):
 def test_plugin_in_a_users_project(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_agent=AGENT_TESTS)
     result = pytester.runpytest("-p", "clerk_mcp.testing", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=8, failed=2)
+    result.assert_outcomes(passed=9, failed=2)
     output = result.stdout.str()
     assert "expected POST /v1/users/{user_id}/ban at least once, got 0; saw: ['GET /v1/users/count']" in output
     assert "expected get_users_count 0 time(s), got 1; saw: ['get_users_count({})']" in output
