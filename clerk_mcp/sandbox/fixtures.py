@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from .credentials import hash_backup_code
-from .errors import ClerkError, param_value
+from .errors import ClerkError, param_format, param_value
 from .store import Store, new_id
 
 ROLES = {
@@ -70,6 +70,10 @@ def add_user(store: Store, user: dict[str, Any]) -> str:
         **{k: int(user.get(k, True)) for k in ("delete_self_enabled", "create_organization_enabled")},
         "backup_codes": json.dumps([hash_backup_code(c) for c in user.get("backup_codes", [])]),
     }
+    row["failed_verification_attempts"] = _count(user.get("failed_verification_attempts", 0), "failed_verification_attempts")
+    if row["locked"]:  # locked as the lock endpoint does, for the instance's lockout duration, unless the fixture says
+        expires = user.get("lockout_expires_at", store.lockout.expires_at(now))
+        row["lockout_expires_at"] = None if expires is None else _count(expires, "lockout_expires_at")
     if row["password_digest"]:
         row["password_hasher"] = user.get("password_hasher", "bcrypt")
         row["password_last_updated_at"] = user.get("password_last_updated_at", created)
@@ -94,6 +98,13 @@ def add_user(store: Store, user: dict[str, Any]) -> str:
         store.insert("sessions", {"id": session.get("id") or new_id("sess"), "user_id": user_id,
                                   "status": session.get("status", "active"), "created_at": session.get("created_at", created)})
     return user_id
+
+
+def _count(value: Any, name: str) -> int:
+    """A fixture's non-negative integer (a count, or Unix ms)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise param_format(name, "a non-negative integer")
+    return value
 
 
 def add_external_account(store: Store, account: dict[str, Any]) -> str:

@@ -115,3 +115,23 @@ def test_a_database_written_before_lockout_opens_with_the_new_columns(tmp_path) 
     db.close()
     with TestClient(create_app(db_path=path), headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}) as client:
         assert _lockout(client, JANE) == (False, None, 10)
+
+
+def test_the_seeded_locked_user_unlocks_after_the_cooldown(strict: TestClient) -> None:
+    strict.post("/_sandbox/reset", json={"seed": True})  # seeded on the system's time; stop the clock right there
+    strict.post("/_sandbox/clock", json={"freeze_at": strict.get("/_sandbox/clock").json()["now"]})
+    lucy = strict.get("/v1/users", params={"email_address": "lucy@example.com"}).json()[0]["id"]
+    assert _lockout(strict, lucy)[::2] == (True, 0) and 599 <= _lockout(strict, lucy)[1] <= 600
+    strict.post("/_sandbox/clock", json={"advance_ms": 600_000})
+    assert _lockout(strict, lucy) == (False, None, 5)
+
+
+def test_fixture_lockout_fields_are_checked(client: TestClient) -> None:
+    never = {"first_name": "Never", "locked": True, "lockout_expires_at": None, "failed_verification_attempts": 3}
+    assert client.post("/_sandbox/seed", json={"users": [never]}).status_code == 200
+    held = client.get("/v1/users", params={"query": "Never"}).json()[0]
+    assert (held["locked"], held["lockout_expires_in_seconds"], held["verification_attempts_remaining"]) == (True, None, 7)
+    for bad in ({"failed_verification_attempts": "3"}, {"locked": True, "lockout_expires_at": "soon"}, {"failed_verification_attempts": -1}):
+        response = client.post("/_sandbox/seed", json={"users": [{"first_name": "Bad", **bad}]})
+        assert_clerk_error(response, 422, "form_param_format_invalid", next(iter(k for k in bad if k != "locked")))
+    assert client.get("/v1/users", params={"query": "Bad"}).json() == []
