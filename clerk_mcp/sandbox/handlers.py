@@ -423,9 +423,10 @@ def verify_password(store: Store, call: Call) -> Any:
     password = checked_body(call, VERIFY_PASSWORD_FIELDS, required=("password",))["password"]
     if user["password_digest"] is None:
         raise ClerkError(400, "no_password_set", "This user has no password set.")
-    outcome = store.verification(user, lambda: ClerkError(
-        422, "form_password_incorrect", "Password is incorrect. Try again, or use another method.", param="password"))
-    outcome(credentials.password_matches(password, user["password_digest"], user["password_hasher"]))
+    attempt = store.verification(user)
+    if not credentials.password_matches(password, user["password_digest"], user["password_hasher"]):
+        raise attempt.failed(ClerkError(422, "form_password_incorrect", "Password is incorrect. Try again, or use another method.", param="password"))
+    attempt.passed()
     return {"verified": True}
 
 
@@ -435,14 +436,15 @@ def verify_totp(store: Store, call: Call) -> Any:
     backup_codes = json.loads(user["backup_codes"])
     if user["totp_secret"] is None and not backup_codes:
         raise ClerkError(400, "totp_not_enabled", "TOTP is not enabled for this user.")
-    outcome = store.verification(user, lambda: ClerkError(
-        422, "form_code_incorrect", "Incorrect code", "The code you entered is incorrect.", param="code"))
-    if user["totp_secret"] is not None and credentials.totp_matches(user["totp_secret"], code, store.clock()):
-        outcome(True)
+    attempt = store.verification(user)
+    if user["totp_secret"] is not None and credentials.totp_matches(user["totp_secret"], code, attempt.now):
+        attempt.passed()
         return {"verified": True, "code_type": "totp"}
     used = credentials.find_backup_code(code, backup_codes)
-    outcome(used is not None)  # raises for a code that is neither
-    del backup_codes[used or 0]
+    if used is None:
+        raise attempt.failed(ClerkError(422, "form_code_incorrect", "Incorrect code", "The code you entered is incorrect.", param="code"))
+    attempt.passed()
+    del backup_codes[used]
     store.touch(user["id"], {"backup_codes": json.dumps(backup_codes)})
     return {"verified": True, "code_type": "backup_code"}
 

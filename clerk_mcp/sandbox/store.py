@@ -383,7 +383,7 @@ class Store:
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Store]:
         """Hold the lock and one transaction; nested uses join the outer transaction. An exception rolls it back,
-        unless it was raised through `failing_after` (a failed verification is still counted)."""
+        unless it is marked `keeps_changes` (`Verification.failed`: a failed verification is still counted)."""
         with self._lock:
             if self.db.in_transaction:
                 yield self
@@ -396,11 +396,6 @@ class Store:
                 raise
             self.db.execute("COMMIT")
 
-    @staticmethod
-    def failing_after(error: Exception) -> Exception:
-        """`error`, marked so that the request's transaction commits the changes made before it (`raise store.failing_after(e)`)."""
-        error.keeps_changes = True  # type: ignore[attr-defined]
-        return error
 
     # -- generic rows ---------------------------------------------------------------------------
 
@@ -507,26 +502,11 @@ class Store:
             grouped.setdefault(row["user_id"], []).append(row)
         return grouped
 
-    def verification(self, user: sqlite3.Row, error: Callable[[], Exception]) -> Callable[[bool], None]:
-        """Start a password/TOTP/backup-code check of `user`: refuse a locked user (403 `user_locked`); the returned
-        function records the outcome, counting a failure towards the lockout and raising `error()` for it."""
+    def verification(self, user: sqlite3.Row) -> Verification:
+        """Start a password/TOTP/backup-code check of `user`; a locked user gets 403 `user_locked`."""
         now = self.clock()
         check_not_locked(user, now)
-
-        def outcome(verified: bool) -> None:
-            if verified:
-                if user["failed_verification_attempts"]:
-                    self.update("users", user["id"], {"failed_verification_attempts": 0})
-                return
-            self.update("users", user["id"], self.lockout.after_failure(user, now))
-            raise self.failing_after(error())
-        return outcome
-
-    def lock(self, user_id: str, locked: bool) -> None:
-        """Lock a user for the instance's lockout duration (or indefinitely), or unlock them, clearing failed attempts."""
-        changes = {"locked": 1, "lockout_expires_at": self.lockout.expires_at(self.clock())} if locked else {
-            "locked": 0, "lockout_expires_at": None, "failed_verification_attempts": 0}
-        self.touch(user_id, changes)
+        return Verification(self, user, now)
 
     def delete_user(self, user_id: str) -> None:
         self.user(user_id)
@@ -581,3 +561,23 @@ class Store:
     def _primary_identifier(self, user: sqlite3.Row) -> str | None:
         return user["email_address"] or user["phone_number"] or user["username"] or user["web3_wallet"]
 
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One check of a user's password, TOTP or backup code, whose outcome counts towards the lockout."""
+
+    store: Store
+    user: sqlite3.Row
+    now: int
+
+    def passed(self) -> None:
+        if self.user["failed_verification_attempts"]:
+            self.store.update("users", self.user["id"], {"failed_verification_attempts": 0})
+
+    def failed(self, error: Exception) -> Exception:
+        """Count the failure (locking the user at the limit) and return `error` for the caller to raise, marked so
+        that the request's transaction keeps the count."""
+        self.store.update("users", self.user["id"], self.store.lockout.after_failure(self.user, self.now))
+        error.keeps_changes = True  # type: ignore[attr-defined]
+        return error
