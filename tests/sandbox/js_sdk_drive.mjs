@@ -32,8 +32,6 @@ out.created = { id: created.id, passwordEnabled: created.passwordEnabled, privat
 
 const updated = await users.updateUser(created.id, { lastName: 'Person', publicMetadata: { tier: 'gold' }, totpSecret: args.otherSecret80 });
 out.updated = { lastName: updated.lastName, publicMetadata: updated.publicMetadata, privateMetadata: updated.privateMetadata };
-out.totp80 = await users.verifyTOTP({ userId: created.id, code: args.otherTotp80 });
-out.disabledMfa80 = await users.disableUserMFA(created.id);
 
 const merged = await users.updateUserMetadata(created.id, { privateMetadata: { source: null, n: 1 } });
 out.merged = { privateMetadata: merged.privateMetadata, publicMetadata: merged.publicMetadata };
@@ -58,6 +56,10 @@ out.memberships = { count: memberships.data.length, totalCount: memberships.tota
 
 const imaged = await users.updateUserProfileImage(created.id, { file: new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' }) });
 out.image = { hasImage: imaged.hasImage, imageUrl: imaged.imageUrl };
+
+// Every operation above ran on a user holding an 80-bit TOTP secret; verify it, then turn MFA off.
+out.totp80 = await users.verifyTOTP({ userId: created.id, code: args.otherTotp80 });
+out.disabledMfa80 = await users.disableUserMFA(created.id);
 
 const deleted = await users.deleteUser(created.id);
 out.deleted = { id: deleted.id, deleted: deleted.deleted, object: deleted.object };

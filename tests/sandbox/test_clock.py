@@ -48,3 +48,16 @@ def test_bad_clock_requests_say_what_is_wrong_and_change_nothing(client: TestCli
         error = assert_clerk_error(client.post("/_sandbox/clock", json=body), 422, "form_param_value_invalid", param)
         assert param in error["long_message"]
     assert client.get("/_sandbox/clock").json() == {"now": T0, "frozen": True}
+
+
+def test_oauth_tokens_expire_on_the_sandbox_clock(client: TestClient) -> None:
+    client.post("/_sandbox/clock", json={"freeze_at": T0})
+    user_id = client.post("/v1/users", json={"first_name": "Oauth"}).json()["id"]
+    linked = client.post("/_sandbox/oauth_accounts", json={"user_id": user_id, "provider": "oauth_google", "token": "tok_1",
+                                                           "token_expires_at": T0 + 60_000}).json()
+    assert linked["oauth_access_token"]["token"] == "tok_1"
+    client.post("/_sandbox/clock", json={"advance_ms": 59_999})
+    assert [t["token"] for t in client.get(f"/v1/users/{user_id}/oauth_access_tokens/oauth_google").json()] == ["tok_1"]
+    client.post("/_sandbox/clock", json={"advance_ms": 1})
+    [refreshed] = client.get(f"/v1/users/{user_id}/oauth_access_tokens/oauth_google").json()
+    assert refreshed["token"] != "tok_1" and refreshed["expires_at"] == T0 + 60_000 + 3_600_000
