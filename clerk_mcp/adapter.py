@@ -10,7 +10,9 @@ attempt, so replicas sharing one (clerk_mcp/state.py) stay together under Clerk'
 from __future__ import annotations
 
 import json
+import sys
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -19,6 +21,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 import stamina
+from stamina.instrumentation import LoggingOnRetryHook, RetryDetails, set_on_retry_hooks
 
 from . import __version__
 from .errors import BadUpstreamResponse, ClerkAPIError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -46,6 +49,31 @@ class RetryPolicy:
     wait_max: float = 5.0
     wait_jitter: float = 0.5
     max_retry_after: float = 10.0
+
+
+# The request being retried, for `report_retry`: (operation, method, path template, attempts allowed).
+_SENDING: ContextVar[tuple[str, str, str, int]] = ContextVar("clerk_mcp_sending")
+_stamina_log = LoggingOnRetryHook.hook_factory()
+
+
+def report_retry(details: RetryDetails) -> None:
+    """stamina's on-retry hook: one line on stderr naming the operation, method and path template (no ids, no
+    query values), the cause, the attempt and the wait. Other code's retries keep stamina's own log line."""
+    sending = _SENDING.get(None)
+    if sending is None:
+        return _stamina_log(details)
+    name, method, path, attempts = sending
+    cause = details.caused_by
+    why = f"{cause.status} {cause.code}" if isinstance(cause, ClerkAPIError) else getattr(cause, "kind", type(cause).__name__)
+    print(
+        f"clerk-mcp: {name}: {method} /v1{path} failed ({why}); attempt {details.retry_num + 1} of {attempts} "
+        f"in {details.wait_for:.1f} s",
+        file=sys.stderr, flush=True,
+    )
+
+
+# Hooks are process-wide in stamina; this module is imported only when clerk-mcp first calls Clerk.
+set_on_retry_hooks([report_retry])
 
 
 class Limiter(Protocol):
@@ -125,6 +153,7 @@ class ClerkClient:
                 return may_repeat
             return False
 
+        sending = _SENDING.set((op.name, op.method, op.path, policy.attempts))
         try:
             with anyio.fail_after(policy.deadline):
                 async for attempt in stamina.retry_context(
@@ -141,6 +170,8 @@ class ClerkClient:
             raise UpstreamTimeout(f"{self.api_url} gave no usable answer within {policy.deadline:g} s (retries included)") from None
         except _NotSent as exc:
             raise UpstreamUnavailable(str(exc)) from None
+        finally:
+            _SENDING.reset(sending)
         raise AssertionError("unreachable: retry_context either returns or raises")  # pragma: no cover
 
     async def _send_once(self, request: httpx.Request) -> Any:
@@ -227,4 +258,4 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["API_VERSION", "DEFAULT_API_URL", "ClerkClient", "RetryPolicy", "UpstreamError"]
+__all__ = ["API_VERSION", "DEFAULT_API_URL", "ClerkClient", "RetryPolicy", "UpstreamError", "report_retry"]

@@ -1,7 +1,8 @@
 """`clerk-mcp` — run the server, inspect its tools and policy, call one tool, serve the sandbox, or write the manifests.
 
 Logs and notices go to stderr; in stdio mode stdout carries nothing but MCP protocol.
-Exit codes: 0 success, 1 a tool returned an error (or `manifests --check` found drift), 2 bad usage.
+Exit codes: 0 success, 1 a tool returned an error (or `manifests --check` found drift), 2 bad usage or a setting
+that stops start-up (one line per problem on stderr), 130 stopped by Ctrl-C (SIGINT).
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import __version__
 
-EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _policy_flags(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     emulator = sub.add_parser("emulator", help="serve the Clerk-compatible sandbox over HTTP")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8787)
+    emulator.add_argument("--port", type=int, default=8787, help="port to bind (default 8787; 0 picks a free one)")
     emulator.add_argument("--secret-key", help="bearer key clients must send (default: sk_test_sandbox)")
     emulator.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     emulator.add_argument("--empty", action="store_true", help="start with no demo data")
@@ -115,25 +114,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args_list or args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version"):
         args_list = ["serve", *args_list]
     ns = parser.parse_args(args_list)
+    from .settings import SettingsError
+
+
     try:
         return _dispatch(ns)
-    except ValidationError as exc:  # a setting from a flag, the environment or the policy file
-        for error in exc.errors(include_url=False, include_input=False):
-            name = ".".join(str(part) for part in error["loc"])
-            print(f"clerk-mcp: setting {name} (CLERK_MCP_{name.upper()}): {error['msg']}", file=sys.stderr)
+    except SettingsError as exc:  # a setting from a flag, the environment or the policy file
+        for problem in exc.problems:
+            print(f"clerk-mcp: {problem}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, json.JSONDecodeError) as exc:
         print(f"clerk-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return EXIT_OK
+        return EXIT_INTERRUPTED
 
 
 def _dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "emulator":
+        from .http import listening_socket, origin
         from .sandbox import SANDBOX_SECRET_KEY, serve
 
-        serve(host=ns.host, port=ns.port, secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty)
+        sock = listening_socket(ns.host, ns.port)  # bound before "listening" is printed; a busy port is a usage error
+        serve(sock, origin(sock), secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty)
         return EXIT_OK
     if ns.command == "replay":
         from .transcripts import run_replay
@@ -161,9 +164,12 @@ def _dispatch(ns: argparse.Namespace) -> int:
 
         serve_http(settings)
         return EXIT_OK
-    from .server import build_server
+    import anyio
 
-    build_server(settings).run("stdio")
+    from .server import build_server
+    from .stdio import serve_stdio
+
+    anyio.run(serve_stdio, build_server(settings))
     return EXIT_OK
 
 

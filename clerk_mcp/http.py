@@ -179,6 +179,27 @@ def default_audit_log() -> Path:
     return Path(state) / "clerk-mcp" / "audit.jsonl"
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` (0: any free port) and listening, so connections queue from now on and an
+    address printed next is usable at once; a ValueError naming the address (e.g. already in use) otherwise."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValueError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    return sock
+
+
+def origin(sock: socket.socket) -> str:
+    """"http://HOST:PORT" of a listening socket, with the port it really got."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
+
+
 def serve_http(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn then stops accepting, lets in-flight calls finish (10 s) and cancels the rest."""
     import anyio
@@ -186,23 +207,14 @@ def serve_http(settings: Settings) -> None:
 
     from .server import build_server
 
-    exposure(settings)  # refuse an unsafe configuration before building anything
+    exposure(settings)  # refuse an unsafe configuration, or a busy port, before building anything
+    sock = listening_socket(settings.host, settings.port)
     if settings.audit_log is None:
         settings = settings.model_copy(update={"audit_log": default_audit_log()})
     server = build_server(settings)
     app = http_app(settings, server)
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((settings.host, settings.port))
-    except OSError as exc:
-        raise ValueError(f"cannot bind {settings.host}:{settings.port}: {exc.strerror}") from None
-    sock.listen(2048)  # connections queue from now on, so the address printed below is usable at once
-    port = sock.getsockname()[1]
-    shown = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     print(
-        f"clerk-mcp: Streamable HTTP on http://{shown}:{port}{MCP_PATH} "
+        f"clerk-mcp: Streamable HTTP on {origin(sock)}{MCP_PATH} "
         f"({'stateless' if settings.stateless else 'stateful'}, token {'required' if app.token else 'off'}, "
         f"audit log {settings.audit_log})",
         file=sys.stderr, flush=True,

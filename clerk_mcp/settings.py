@@ -1,18 +1,26 @@
 """Every operator setting in one model: CLI flags, `CLERK_*` environment variables, an optional TOML policy file.
 
-Precedence, highest first: command-line flags, environment, policy file, defaults.
+Precedence, highest first: command-line flags, environment, policy file, defaults. An empty variable counts as
+unset. Anything wrong stops start-up before a request is sent (`SettingsError`: one line per variable, naming it,
+never its value): a malformed key or API URL, a bad value, and a `CLERK_MCP_*` variable that names no setting, so a
+misspelt safety setting (`CLERK_MCP_READONLY`) is never silently ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import os
 import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A list given as "a,b,c" on the command line or in the environment (NoDecode: not parsed as JSON).
@@ -31,18 +39,27 @@ class ConfirmMode(StrEnum):
 HTTP_ONLY: dict[str, Any] = {"http_only": True}
 HttpField = partial(Field, json_schema_extra=HTTP_ONLY)
 
+ENV_PREFIX = "CLERK_MCP_"
+DEFAULT_API_URL = "https://api.clerk.com"
+# What a Clerk secret key starts with: sk_test_/sk_live_, and the older test_/live_ form Clerk's own SDKs still
+# recognise (isDevelopmentFromSecretKey / isProductionFromSecretKey in clerk/javascript
+# packages/shared/src/keys.ts, commit 9ca4e409d8701a790863ce49e2d973dfcc59d722).
+SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "test_", "live_")
+PRODUCTION_KEY_PREFIXES = ("sk_live_", "live_")
+
 
 class Settings(BaseSettings):
     # Errors name the setting, never echo its value: the value may be a key or a token.
+    # The two Clerk variables are read under their SDK names only (a bare SECRET_KEY belongs to someone else).
     model_config = SettingsConfigDict(
-        env_prefix="CLERK_MCP_", extra="forbid", populate_by_name=True, hide_input_in_errors=True
+        env_prefix=ENV_PREFIX, extra="forbid", populate_by_name=True, hide_input_in_errors=True
     )
 
     secret_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("secret_key", "CLERK_SECRET_KEY"), description="Clerk secret key; unset = sandbox"
+        None, validation_alias=AliasChoices("CLERK_SECRET_KEY"), description="Clerk secret key (sk_test_… or sk_live_…); unset or empty = sandbox"
     )
     api_url: str = Field(
-        "https://api.clerk.com", validation_alias=AliasChoices("api_url", "CLERK_API_URL"), description="Clerk API origin"
+        DEFAULT_API_URL, validation_alias=AliasChoices("CLERK_API_URL"), description="Clerk API origin (http:// or https://)"
     )
     read_only: bool = Field(False, description="list and allow only the read tools")
     tools: CommaList = Field(default_factory=list, description="allow-list of tool names (empty = all)")
@@ -86,10 +103,47 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("secret_key", "api_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: Any) -> Any:
+        """`CLERK_SECRET_KEY=""` (or blanks) means no key, hence the sandbox; an empty API URL means Clerk's."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and not value.strip():
+            return None if info.field_name == "secret_key" else DEFAULT_API_URL
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse, before any request, what cannot be a Clerk secret key; the message never quotes the value."""
+        if value is None:
+            return None
+        key = value.get_secret_value()
+        if key.startswith("pk_"):
+            raise PydanticCustomError(
+                "clerk_secret_key",
+                "must be a Clerk secret key (sk_test_… or sk_live_…); a pk_… publishable key is not one "
+                "(it belongs in the browser; the secret key is on the same API keys page of the Clerk Dashboard)",
+            )
+        prefix = next((p for p in SECRET_KEY_PREFIXES if key.startswith(p)), None)
+        if prefix is None or len(key) == len(prefix) or not (key.isascii() and key.isprintable()) or " " in key:
+            raise PydanticCustomError(
+                "clerk_secret_key",
+                "must be a Clerk secret key (sk_test_… or sk_live_…, from the API keys page of the Clerk Dashboard); "
+                "leave it unset or empty to use the built-in sandbox",
+            )
+        return value
+
     @field_validator("api_url")
     @classmethod
     def _origin(cls, value: str) -> str:
         """The origin, as documented; a URL copied from an SDK setting (…/v1) means the same server."""
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError(
+                "clerk_api_url", "must be an http:// or https:// URL such as https://api.clerk.com (unset = Clerk's)"
+            )
         value = value.rstrip("/")
         return value.removesuffix("/v1") if value.endswith("/v1") else value
 
@@ -99,10 +153,10 @@ class Settings(BaseSettings):
 
     @property
     def backend_kind(self) -> str:
-        """"sandbox", "production" (an sk_live_ key) or "development" (any other key)."""
+        """"sandbox", "production" (an sk_live_ key) or "development" (an sk_test_ key)."""
         if self.secret_key is None:
             return "sandbox"
-        return "production" if self.secret_key.get_secret_value().startswith("sk_live_") else "development"
+        return "production" if self.secret_key.get_secret_value().startswith(PRODUCTION_KEY_PREFIXES) else "development"
 
     @property
     def clerk_rate_limit(self) -> int:
@@ -117,15 +171,59 @@ class Settings(BaseSettings):
         return hashlib.sha256(self.secret_key.get_secret_value().encode()).hexdigest()[:12]
 
 
+class SettingsError(ValueError):
+    """Settings that stop start-up: `problems` holds one line per variable, naming it and never its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: CLERK_SECRET_KEY, CLERK_API_URL, else CLERK_MCP_<NAME>."""
+    field = Settings.model_fields.get(setting)
+    aliases = getattr(field.validation_alias, "choices", ()) if field else ()
+    return next((a for a in aliases if isinstance(a, str) and a.isupper()), ENV_PREFIX + setting.upper())
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A line for each `CLERK_MCP_*` variable that names no setting, with the closest real one (names only)."""
+    known = {env_name(name).removeprefix(ENV_PREFIX): env_name(name) for name in Settings.model_fields}
+    problems = []
+    for variable in sorted(v for v in environ if v.upper().startswith(ENV_PREFIX)):
+        suffix = variable.upper().removeprefix(ENV_PREFIX)
+        if suffix in known:
+            continue
+        close = difflib.get_close_matches(suffix, known, n=1, cutoff=0.6)
+        hint = f"did you mean {known[close[0]]}?" if close else "the README's configuration table lists every setting"
+        problems.append(f"{variable} is not a clerk-mcp setting ({hint}); rename or unset it")
+    return problems
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, a policy file (if named) and explicit overrides (CLI flags)."""
+    """Settings from the environment, a policy file (if named) and explicit overrides (CLI flags).
+
+    Raises `SettingsError` for anything that should stop start-up (see the module docstring)."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError(unknown)
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    base = Settings(**overrides)
-    if base.policy_file is None:
-        return base
     try:
-        file_values = tomllib.loads(base.policy_file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cannot read policy file {base.policy_file}: {exc}") from None
-    from_env = Settings().model_dump(exclude_unset=True)
-    return Settings(**{**file_values, **from_env, **overrides})
+        base = Settings(**overrides)
+        if base.policy_file is None:
+            return base
+        try:
+            file_values = tomllib.loads(base.policy_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"cannot read policy file {base.policy_file}: {exc}") from None
+        from_env = Settings().model_dump(exclude_unset=True)
+        return Settings(**{**file_values, **from_env, **overrides})
+    except ValidationError as exc:
+        raise SettingsError([_problem(error) for error in exc.errors(include_url=False, include_input=False)]) from None
+
+
+def _problem(error: Any) -> str:
+    """One line naming the variable and the setting; `error["loc"]` holds either name."""
+    given = ".".join(str(part) for part in error["loc"])
+    name = next((n for n in Settings.model_fields if given in (n, env_name(n))), given)
+    return f"{env_name(name)} (setting {name}): {error['msg']}"

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 
 if TYPE_CHECKING:
+    import socket
+
     from starlette.applications import Starlette
 
     from .lockout import Lockout
@@ -31,9 +33,9 @@ def create_app(
     return build(secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8787, *, secret_key: str = SANDBOX_SECRET_KEY,
+def serve(sock: socket.socket, url: str, *, secret_key: str = SANDBOX_SECRET_KEY,
           db_path: str | None = None, seed: bool = True, lockout: Lockout | None = None) -> None:
-    """Serve the sandbox over HTTP until interrupted; prints its base URL and key on stderr."""
+    """Serve the sandbox over HTTP on a bound, listening `sock` until interrupted; prints `url` and the key on stderr."""
     from .app import serve as run
 
-    run(host, port, secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)
+    run(sock, url, secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)

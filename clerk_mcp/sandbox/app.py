@@ -8,6 +8,7 @@ handler up by name, so a new operation needs a table row and a handler, nothing 
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 import time
 from typing import Any
@@ -228,10 +229,10 @@ def create_app(
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8787, *, secret_key: str = SANDBOX_SECRET_KEY,
-    db_path: str | None = None, seed: bool = True, lockout: Lockout | None = None,
+    sock: socket.socket, url: str, *, secret_key: str = SANDBOX_SECRET_KEY, db_path: str | None = None, seed: bool = True,
+    lockout: Lockout | None = None,
 ) -> None:
-    """Serve the sandbox over HTTP until interrupted (`clerk-mcp emulator`)."""
+    """Serve the sandbox over HTTP on a bound, listening `sock` (reached at `url`) until interrupted."""
     import uvicorn
 
     # A dropped connection is a requested fault, not a crash: keep its traceback out of the log.
@@ -239,5 +240,6 @@ def serve(
         lambda record: not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
     )
     app = create_app(secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)
-    print(f"Clerk sandbox listening on http://{host}:{port} (secret key: {secret_key})", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # The socket already listens, so the address is usable the moment this line appears.
+    print(f"Clerk sandbox listening on {url} (secret key: {secret_key})", file=sys.stderr, flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
