@@ -5,8 +5,10 @@
 or a setting by hand: tools come from `OPERATIONS` (as `tools/list` shows them), environment
 variables from `Settings`.
 
-OpenAI strict mode is decided per tool by `strict_schema`: a tool is strict only when its schema
-already has every property required and every object closed. Strict mode's usual workaround, making
+OpenAI's tools come in two shapes: Chat Completions nests the function (`{"type": "function", "function": {...}}`);
+the Responses API and the OpenAI Agents SDK take it flat (`{"type": "function", "name": ...}`). Both are written.
+Strict mode is decided per tool by `strict_schema`: a tool is strict only when its schema already has every
+property required and no free-form object (argument objects are closed: the server refuses unknown arguments). Strict mode's usual workaround, making
 optional arguments required-but-nullable, would have the model send `null`s, which Clerk reads as
 "clear this field" — so tools with optional arguments stay non-strict.
 """
@@ -54,7 +56,9 @@ def generate() -> dict[str, str]:
     """Every generated file, by path relative to the manifests directory."""
     tools = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in every_tool()]
     files = {f"tools/{tool['name']}.json": _json(tool) for tool in tools}
-    files["openai-tools.json"] = _json([openai_tool(tool) for tool in tools])
+    functions = [openai_function(tool) for tool in tools]
+    files["openai-chat-completions-tools.json"] = _json([{"type": "function", "function": f} for f in functions])
+    files["openai-responses-tools.json"] = _json([{"type": "function", **f} for f in functions])
     files["anthropic-tools.json"] = _json(
         [{"name": t["name"], "description": t["description"], "input_schema": t["inputSchema"]} for t in tools]
     )
@@ -85,10 +89,11 @@ def client_configs() -> dict[str, str]:
     }
 
 
-def openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
+def openai_function(tool: dict[str, Any]) -> dict[str, Any]:
+    """One tool as an OpenAI function: name, description, parameters, and strict where the schema allows it."""
     strict = strict_schema(tool["inputSchema"])
-    function = {"name": tool["name"], "description": tool["description"], "parameters": strict or tool["inputSchema"]}
-    return {"type": "function", "function": {**function, "strict": strict is not None}}
+    return {"name": tool["name"], "description": tool["description"], "parameters": strict or tool["inputSchema"],
+            "strict": strict is not None}
 
 
 def strict_schema(node: dict[str, Any]) -> dict[str, Any] | None:
@@ -96,10 +101,11 @@ def strict_schema(node: dict[str, Any]) -> dict[str, Any] | None:
     if not STRICT_KEYWORDS.union(DROPPED_IN_STRICT).issuperset(node) or "(?" in node.get("pattern", ""):
         return None  # an unsupported keyword, or inline regex flags strict mode's regex dialect lacks
     if node.get("type") == "object" and (
-        node.get("additionalProperties") is not False or set(node.get("required", ())) != set(node.get("properties", {}))
+        "properties" not in node or set(node.get("required", ())) != set(node["properties"])
     ):
         return None  # an optional argument or a free-form object
-    out: dict[str, Any] = {}
+    # Strict mode needs every object closed; argument objects are (the server refuses unknown arguments).
+    out: dict[str, Any] = {"additionalProperties": False} if node.get("type") == "object" else {}
     for key, value in node.items():
         if key in DROPPED_IN_STRICT:
             continue

@@ -63,7 +63,8 @@ OrderBy = Annotated[
 class Args(BaseModel):
     """Base of every tool's arguments: unknown fields are an error, never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, defer_build=True)
+    # Strict: `true` or `"5"` where the schema says integer is an error, not a number the model learns to send.
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True)
 
     @model_validator(mode="after")
     def _encodable(self) -> Args:
@@ -237,7 +238,8 @@ IMAGE_EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg
 
 class SetUserProfileImageArgs(UserPath, DryRun):
     file_base64: str = Field(max_length=MAX_IMAGE_BYTES * 4 // 3 + 4)
-    filename: str = Field(max_length=255, pattern=r"(?i)^[^/\\\x00-\x1f]+\.(png|jpe?g|gif|webp)$")
+    # Case-insensitive without `(?i)`: JSON Schema patterns are ECMA-262, which has no inline flags.
+    filename: str = Field(max_length=255, pattern=r"^[^/\\\x00-\x1f]+\.([Pp][Nn][Gg]|[Jj][Pp][Ee]?[Gg]|[Gg][Ii][Ff]|[Ww][Ee][Bb][Pp])$")
 
     @model_validator(mode="after")
     def _check_image(self) -> SetUserProfileImageArgs:

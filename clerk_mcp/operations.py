@@ -197,29 +197,51 @@ BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 STATUS_TOOL = "clerk_status"
 
 
+def input_schema(op: Operation) -> dict[str, Any]:
+    """The tool's input schema, without `null` arms and without `additionalProperties: false`.
+
+    Unknown arguments are still refused (the models forbid them, with an error naming the argument); the schema
+    leaves the keyword out because google-genai's MCP adapter crashes on it (googleapis/python-genai#2393) and
+    Gemini's API rejects it. OpenAI strict mode, which needs it, gets it back in `manifests.strict_schema`.
+    """
+    return compact_schema(op.args)
+
+
 def output_schema(op: Operation) -> dict[str, Any]:
-    """The tool's output schema; several result shapes become one object schema with `anyOf` arms."""
+    """The tool's output schema; several result shapes become one object schema with `anyOf` arms.
+
+    Nullable fields keep their `null` (Clerk's spec declares them so, e.g. an OAuth token's `expires_at`), since
+    clients validate structured content against this schema.
+    """
     if len(op.results) == 1:
-        return compact_schema(op.result)
-    schema = compact_schema(Union[op.results])  # noqa: UP007 - a runtime union of a tuple of types
+        return compact_schema(op.result, nullable=True)
+    schema = compact_schema(Union[op.results], nullable=True)  # noqa: UP007 - a runtime union of a tuple of types
     return {"type": "object", **schema}
 
 
-def compact_schema(model: Any) -> dict[str, Any]:
-    """A model's JSON schema without what costs tokens and says nothing: titles, `null` arms, null and false defaults,
-    and `additionalProperties: true` (already JSON Schema's default)."""
+def compact_schema(model: Any, *, nullable: bool = False) -> dict[str, Any]:
+    """A model's JSON schema without what costs tokens and says nothing: titles, null and false defaults,
+    `additionalProperties` (true is JSON Schema's default; false, see `input_schema`).
+
+    `null` arms are dropped unless `nullable`, where `anyOf: [{type: X}, {type: null}]` becomes `type: [X, "null"]`.
+    """
 
     def clean(node: Any) -> Any:
         if isinstance(node, list):
             return [clean(n) for n in node]
         if not isinstance(node, dict):
             return node
-        node = {k: clean(v) for k, v in node.items() if k != "title" and (k, v) != ("additionalProperties", True)}
+        node = {k: clean(v) for k, v in node.items() if k not in ("title", "additionalProperties")}
         arms = node.get("anyOf")
         if arms and any(a == {"type": "null"} for a in arms):
             rest = [a for a in arms if a != {"type": "null"}]
             del node["anyOf"]
-            node = {**rest[0], **node} if len(rest) == 1 else {**node, "anyOf": rest}
+            if len(rest) == 1 and (not nullable or isinstance(rest[0].get("type"), str)):
+                node = {**rest[0], **node}
+                if nullable:
+                    node["type"] = [node["type"], "null"]
+            else:
+                node = {**node, "anyOf": rest + [{"type": "null"}] if nullable else rest}
         if "default" in node and (node["default"] is None or node["default"] is False):  # as good as absent
             del node["default"]
         return node

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from . import __version__
 from .errors import ClerkAPIError, ClerkMCPError, InternalError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs, StatusArgs
-from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, output_schema
+from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, input_schema, output_schema
 from .policy import (
     AttemptBudget,
     AuditLog,
@@ -66,7 +66,7 @@ def tool_definition(op: Operation) -> MCPTool:
         name=op.name,
         title=op.title,
         description=op.description,
-        input_schema=compact_schema(op.args),
+        input_schema=input_schema(op),
         output_schema=output_schema(op),
         annotations=annotations,
     )

@@ -33,8 +33,14 @@ REGISTRY_SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab
 
 TOOL_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}
 OBJECT_SCHEMA = {"type": "object", "required": ["type"], "properties": {"type": {"const": "object"}}}
+OPENAI_FUNCTION = {
+    "name": TOOL_NAME,
+    "description": {"type": "string", "minLength": 1},
+    "parameters": OBJECT_SCHEMA,
+    "strict": {"type": "boolean"},
+}
 # Chat Completions `tools`: https://platform.openai.com/docs/api-reference/chat/create#chat-create-tools
-OPENAI_TOOLS = {
+OPENAI_CHAT_TOOLS = {
     "type": "array",
     "items": {
         "type": "object",
@@ -43,17 +49,19 @@ OPENAI_TOOLS = {
         "properties": {
             "type": {"const": "function"},
             "function": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "description", "parameters", "strict"],
-                "properties": {
-                    "name": TOOL_NAME,
-                    "description": {"type": "string", "minLength": 1},
-                    "parameters": OBJECT_SCHEMA,
-                    "strict": {"type": "boolean"},
-                },
+                "type": "object", "additionalProperties": False, "required": list(OPENAI_FUNCTION), "properties": OPENAI_FUNCTION,
             },
         },
+    },
+}
+# Responses API `tools` (function tools), also the OpenAI Agents SDK's: https://platform.openai.com/docs/api-reference/responses/create
+OPENAI_RESPONSES_TOOLS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", *OPENAI_FUNCTION],
+        "properties": {"type": {"const": "function"}, **OPENAI_FUNCTION},
     },
 }
 # Messages API `tools`: https://docs.anthropic.com/en/docs/build-with-claude/tool-use
@@ -156,8 +164,8 @@ def test_http_client_snippets_point_at_the_default_serve_http_endpoint():
 
 
 def test_openai_tools_have_the_function_calling_shape_and_strict_only_where_it_holds():
-    tools = load("openai-tools.json")
-    Draft202012Validator(OPENAI_TOOLS).validate(tools)
+    tools = load("openai-chat-completions-tools.json")
+    Draft202012Validator(OPENAI_CHAT_TOOLS).validate(tools)
     by_name = {t["function"]["name"]: t["function"] for t in tools}
     assert list(by_name) == [op.name for op in OPERATIONS] + [STATUS]
     for name, function in by_name.items():
@@ -173,9 +181,15 @@ def test_openai_tools_have_the_function_calling_shape_and_strict_only_where_it_h
     assert any(t["function"]["strict"] for t in tools), "tools whose arguments are all required are strict"
 
 
+def test_openai_responses_tools_are_the_same_functions_flat():
+    flat = load("openai-responses-tools.json")
+    Draft202012Validator(OPENAI_RESPONSES_TOOLS).validate(flat)
+    assert flat == [{"type": "function", **t["function"]} for t in load("openai-chat-completions-tools.json")]
+
+
 def test_tools_with_optional_arguments_are_not_strict():
     """Strict mode would force optional arguments to be sent as null, which Clerk reads as "clear this field"."""
-    for tool in load("openai-tools.json"):
+    for tool in load("openai-chat-completions-tools.json"):
         schema = load(f"tools/{tool['function']['name']}.json")["inputSchema"]
         if set(schema.get("required", [])) != set(schema["properties"]):
             assert tool["function"]["strict"] is False, tool["function"]["name"]
@@ -206,11 +220,11 @@ def test_check_command_passes_on_the_committed_tree_and_names_a_stale_file(tmp_p
 def test_check_names_missing_and_extra_files_and_writing_repairs_them(tmp_path, capsys):
     copy = tmp_path / "manifests"
     shutil.copytree(MANIFESTS, copy)
-    (copy / "openai-tools.json").unlink()
+    (copy / "openai-responses-tools.json").unlink()
     (copy / "tools" / "retired_tool.json").write_text("{}")
     assert main(["manifests", "--check", "--dir", str(copy)]) == 1
     err = capsys.readouterr().err
-    assert "missing: openai-tools.json" in err and "extra: tools/retired_tool.json" in err
+    assert "missing: openai-responses-tools.json" in err and "extra: tools/retired_tool.json" in err
     assert main(["manifests", "--dir", str(copy)]) == 0
     assert manifests.check(copy) == []
 
