@@ -1,6 +1,8 @@
 """Result models: the parts of Clerk's response schemas a tool's caller relies on.
 
-They declare the fields a caller acts on and allow the rest through unchanged (`extra="allow"`), so
+They declare the fields a caller acts on, required and nullable exactly as Clerk's spec has them
+(`tests/test_output_schemas.py` checks that every response the spec allows fits), and allow the rest
+through unchanged (`extra="allow"`), so
 a full Clerk record survives validation while the published output schemas stay small (every
 conversation pays for them in tokens). The sandbox's own tests validate complete responses against
 the spec; these models only pin what the tools promise.
@@ -38,24 +40,25 @@ class DeletedObject(Result):
     deleted: bool
 
 
+# `x: T = None`: optional but never null, as the spec has these (none of their fields is required there).
 class DisableMfaResponse(Result):
-    user_id: str
+    user_id: str = None  # type: ignore[assignment]
 
 
 class VerifyPasswordResponse(Result):
-    verified: bool
+    verified: bool = None  # type: ignore[assignment]
 
 
 class VerifyTotpResponse(Result):
-    verified: bool
-    code_type: Literal["totp", "backup_code"] | None = None
+    verified: bool = None  # type: ignore[assignment]
+    code_type: Literal["totp", "backup_code"] = None  # type: ignore[assignment]
 
 
 class OAuthAccessToken(Result):
-    provider: str
-    external_account_id: str
-    token: str
-    expires_at: int | None = None
+    provider: str = None  # type: ignore[assignment]
+    external_account_id: str = None  # type: ignore[assignment]
+    token: str = None  # type: ignore[assignment]
+    expires_at: int | None = None  # nullable: GitHub's tokens never expire
 
 
 class OAuthAccessTokens(Result):

@@ -89,7 +89,7 @@ def unfence(text: str) -> str:
 
 
 def summarize_user(user: dict[str, Any]) -> dict[str, Any]:
-    """The identifying and actionable fields of a Clerk user, without empty values."""
+    """The identifying and actionable fields of a Clerk user, without empty values (but always its id)."""
     primary_email = _primary(user.get("email_addresses"), user.get("primary_email_address_id"), "email_address")
     primary_phone = _primary(user.get("phone_numbers"), user.get("primary_phone_number_id"), "phone_number")
     name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
@@ -106,7 +106,7 @@ def summarize_user(user: dict[str, Any]) -> dict[str, Any]:
         "last_sign_in_at": user.get("last_sign_in_at"),
         "created_at": user.get("created_at"),
     }
-    return {k: v for k, v in summary.items() if v not in (None, "")}
+    return {k: v for k, v in summary.items() if k == "id" or v not in (None, "")}
 
 
 def _primary(items: Any, primary_id: Any, key: str) -> Any:
