@@ -3,6 +3,7 @@
     ClerkMCPError                 base; `summary()` is the one line a model can act on
     ├── InvalidArguments          the call's arguments fail the tool's schema; nothing was sent
     ├── PolicyRefusal             the policy did not allow the call (declined, denied, over budget); nothing was sent
+    ├── ResultTooLarge            one record alone is over the result token limit; nothing is returned
     ├── InternalError             a bug in clerk-mcp; the server's log has the details
     └── UpstreamError             talking to Clerk failed
         ├── ClerkAPIError         Clerk answered with an error status (and usually its error body)
@@ -55,6 +56,12 @@ class PolicyRefusal(ClerkMCPError):
     def details(self) -> dict[str, Any]:
         extra = {"retry_after_seconds": round(self.retry_after)} if self.retry_after is not None else {}
         return {**super().details(), "decision": self.decision, **extra}
+
+
+class ResultTooLarge(ClerkMCPError):
+    """A result that cannot be cut under the operator's token limit (`max_result_tokens`) at a record boundary."""
+
+    kind = "result_too_large"
 
 
 class InternalError(ClerkMCPError):

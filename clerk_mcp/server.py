@@ -10,7 +10,6 @@ on the first call: the client's first message never waits for them (benchmarks/c
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -43,7 +42,7 @@ from .policy import (
 from .resources import register_resources
 from .settings import Settings
 from .state import RateLimiter, SharedState, open_state, state_keys
-from .views import ERROR_META, describe_request, fence, shape_result
+from .views import ERROR_META, bounded, describe_request, render, shape_result
 
 if TYPE_CHECKING:
     from .adapter import ClerkClient
@@ -233,7 +232,8 @@ class ClerkMCPServer(MCPServer):
                 op = BY_NAME[chosen]
                 args = op.args(user_id=str(target))
         data = await self.client.call(op, args)
-        return _result(shape_result(op, args, data, expose_private=self.config.expose_private_metadata))
+        shaped = shape_result(op, args, data, expose_private=self.config.expose_private_metadata)
+        return _result(*bounded(op, args, shaped, self.config.max_result_tokens))
 
     async def status(self, args: StatusArgs) -> dict[str, Any]:
         """Backend, API version and effective policy; no secret (the key appears only as a fingerprint)."""
@@ -276,10 +276,9 @@ class ClerkMCPServer(MCPServer):
         return _result(preview)
 
 
-def _result(structured: dict[str, Any]) -> CallToolResult:
+def _result(structured: dict[str, Any], text: str | None = None) -> CallToolResult:
     """A successful result: the structured content, and the same JSON fenced as data for the model to read."""
-    text = fence(json.dumps(structured, ensure_ascii=False, separators=(",", ":")))
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+    return CallToolResult(content=[TextContent(type="text", text=text or render(structured))], structured_content=structured)
 
 
 def _validate(op: Operation, arguments: Any) -> Args:

