@@ -258,4 +258,4 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["API_VERSION", "DEFAULT_API_URL", "ClerkClient", "RetryPolicy", "UpstreamError", "report_retry"]
+__all__ = ["API_VERSION", "DEFAULT_API_URL", "ClerkClient", "RetryPolicy", "UpstreamError"]

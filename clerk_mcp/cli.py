@@ -116,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(args_list)
     from .settings import SettingsError
 
-
     try:
         return _dispatch(ns)
     except SettingsError as exc:  # a setting from a flag, the environment or the policy file

@@ -26,19 +26,24 @@ CHUNK = 64 * 1024
 
 
 async def _lines(fd: int) -> AsyncIterator[str]:
-    """Lines of UTF-8 text from `fd` (the newline kept, bad bytes replaced), read as they become available."""
+    """Lines of UTF-8 text from `fd` (the newline kept, bad bytes replaced), read as they become available.
+    A long line is kept in pieces until its newline arrives, so reading it costs time in proportion to its size."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
+    partial: list[str] = []
     while True:
         await anyio.wait_readable(fd)
-        chunk = os.read(fd, CHUNK)
-        pending += decoder.decode(chunk, final=not chunk)
-        *complete, pending = pending.split("\n")
+        try:
+            chunk = os.read(fd, CHUNK)
+        except BlockingIOError:  # a descriptor someone made non-blocking can wake with nothing to read
+            continue
+        *complete, rest = decoder.decode(chunk, final=not chunk).split("\n")
         for line in complete:
-            yield line + "\n"
+            yield "".join(partial) + line + "\n"
+            partial.clear()
+        partial.append(rest)
         if not chunk:
-            if pending:
-                yield pending
+            if "".join(partial):
+                yield "".join(partial)
             return
 
 
