@@ -88,12 +88,14 @@ class Served:
 
 
 @contextmanager
-def serve_http(tmp_path: Path, *args: str, lifetime: float = 60.0) -> Iterator[Served]:
-    """`clerk-mcp serve --http --port 0 ARGS` (token required, stderr to a file), killed on exit or after `lifetime` s."""
+def serve_http(tmp_path: Path, *args: str, lifetime: float = 60.0, token: bool = True) -> Iterator[Served]:
+    """`clerk-mcp serve --http --port 0 ARGS` (TOKEN required unless `token` is False; stderr to a file), killed on
+    exit or after `lifetime` s."""
     (tmp_path / "token").write_text(TOKEN + "\n")
+    auth = ["--auth-token-file", str(tmp_path / "token")] if token else []
     stderr = tmp_path / "serve.stderr"
     with stderr.open("w") as sink:
-        process = clerk_mcp("--port", "0", "--auth-token-file", str(tmp_path / "token"), *args, stderr=sink)
+        process = clerk_mcp("--port", "0", *auth, *args, stderr=sink)
     watchdog = threading.Timer(lifetime, process.kill)
     watchdog.start()
     try:

@@ -1,0 +1,131 @@
+"""The client matrix (issue 14): the MCP clients and LLM SDKs people use run one scenario (scenario.py) against the
+installed `clerk-mcp` on its embedded sandbox, over stdio and, where the client has it, Streamable HTTP
+(`clerk-mcp serve --http` on a free loopback port). A leg passes only when the client SHOWS the result — a client
+that throws instead fails it. Outcomes are recorded (conftest.py) and README's compatibility table is rendered
+from the record (compat.py); the last tests check that table and record against this run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from mcp import StdioServerParameters
+from mcp.client import Client
+from mcp_types import ElicitResult
+
+import compat
+from conftest import RECORDED, Matrix, node_package_version
+from scenario import CONFIRM_LEGS, SCENARIO, STEPS
+
+pytestmark = pytest.mark.anyio
+NO_ELICITATION = "no elicitation API"
+
+
+def transports(client: str) -> Any:
+    return pytest.mark.parametrize("transport", compat.CLIENTS[client][1])
+
+
+def shown(result: Any) -> dict[str, Any]:
+    """What an MCP CallToolResult shows its caller: the error flag, the text blocks and the structured content."""
+    text = "\n".join(block.text for block in result.content if block.type == "text")
+    return {"is_error": bool(result.is_error), "text": text, "structured": result.structured_content}
+
+
+async def observe(legs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run each leg's call in scenario order; an exception is the observation {"thrown": message}."""
+    seen: dict[str, Any] = {}
+    for leg, call in legs.items():
+        try:
+            seen[leg] = await call()
+        except Exception as error:  # a client that raises instead of showing the result: that is the finding
+            seen[leg] = {"thrown": f"{type(error).__name__}: {error}"}
+    return seen
+
+
+# --- MCP Python SDK ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+@transports("mcp-python-legacy")
+async def test_mcp_python_sdk(mode: str, transport: str, request: pytest.FixtureRequest, matrix: Matrix):
+    target = (StdioServerParameters(command=request.getfixturevalue("clerk_mcp_command"), args=[])
+              if transport == "stdio" else request.getfixturevalue("mcp_url"))
+    answer: dict[str, Any] = {}
+
+    async def human(context: Any, params: Any) -> ElicitResult:
+        return ElicitResult(**answer)
+
+    async with AsyncExitStack() as stack:
+        asking = await stack.enter_async_context(Client(target, mode=mode, elicitation_callback=human))
+        plain = await stack.enter_async_context(Client(target, mode=mode))
+
+        def call(step: Any) -> Callable[[], Any]:
+            async def run() -> dict[str, Any]:
+                if step.tool is None:
+                    return {"tools": [tool.name for tool in (await asking.list_tools()).tools]}
+                answer.clear()
+                answer.update(step.answer or {"action": "decline"})
+                return shown(await (asking if step.elicitation else plain).call_tool(step.tool, step.arguments))
+            return run
+
+        seen = await observe({step.leg: call(step) for step in SCENARIO})
+    matrix.check(f"mcp-python-{mode}", transport, version("mcp"), seen)
+
+
+# --- @modelcontextprotocol/sdk (TypeScript), two versions -------------------------------------------------------
+
+
+@pytest.mark.parametrize("sdk", ["sdk-latest", "sdk-1-23"])
+@transports("sdk-latest")
+def test_typescript_sdk(sdk: str, transport: str, node: str, request: pytest.FixtureRequest, matrix: Matrix):
+    target = ([request.getfixturevalue("clerk_mcp_command")] if transport == "stdio"
+              else [request.getfixturevalue("mcp_url")])
+    scenario = json.dumps([step.as_json() for step in SCENARIO])
+    run = subprocess.run(
+        [node, str(compat.HERE / "sdk_driver.mjs"), sdk, scenario, transport, *target],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, f"the driver failed:\n{run.stderr[-2000:]}"
+    matrix.check(sdk, transport, node_package_version(sdk), json.loads(run.stdout))
+
+
+# --- MCP Inspector CLI ---------------------------------------------------------------------------------------------
+
+
+def inspector_arguments(arguments: dict[str, Any]) -> list[str]:
+    """`--tool-arg key=value` pairs; the CLI parses a value as JSON where it can (objects, numbers)."""
+    pairs = [f"{key}={json.dumps(value) if not isinstance(value, str) else value}" for key, value in arguments.items()]
+    return ["--tool-arg", *pairs] if pairs else []
+
+
+@transports("inspector")
+def test_inspector_cli(transport: str, node: str, request: pytest.FixtureRequest, matrix: Matrix):
+    """The Inspector's CLI mode has no elicitation: a confirm-needed call can only be refused, and says why."""
+    target = ([request.getfixturevalue("clerk_mcp_command")] if transport == "stdio"
+              else [request.getfixturevalue("mcp_url"), "--transport", "http"])
+    inspector = str(compat.HERE / "node_modules" / "@modelcontextprotocol" / "inspector" / "cli" / "build" / "cli.js")
+    seen: dict[str, Any] = {}
+    for step in SCENARIO:
+        if step.leg in CONFIRM_LEGS:
+            continue
+        method = ["--method", "tools/list"] if step.tool is None else [
+            "--method", "tools/call", "--tool-name", step.tool, *inspector_arguments(step.arguments)]
+        run = subprocess.run([node, inspector, "--cli", *target, *method],
+                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if run.returncode != 0:
+            seen[step.leg] = {"thrown": (run.stderr.strip() or run.stdout.strip())[-500:]}
+        elif step.tool is None:
+            seen[step.leg] = {"tools": [tool["name"] for tool in json.loads(run.stdout)["tools"]]}
+        else:
+            result = json.loads(run.stdout)
+            text = "\n".join(block["text"] for block in result.get("content", []) if block["type"] == "text")
+            seen[step.leg] = {"is_error": bool(result.get("isError")), "text": text,
+                              "structured": result.get("structuredContent")}
+    matrix.check("inspector", transport, node_package_version("@modelcontextprotocol/inspector"), seen,
+                 dict.fromkeys(CONFIRM_LEGS, NO_ELICITATION))
