@@ -129,3 +129,85 @@ def test_inspector_cli(transport: str, node: str, request: pytest.FixtureRequest
                               "structured": result.get("structuredContent")}
     matrix.check("inspector", transport, node_package_version("@modelcontextprotocol/inspector"), seen,
                  dict.fromkeys(CONFIRM_LEGS, NO_ELICITATION))
+
+
+# --- google-genai's MCP adapter: conversion only ------------------------------------------------------------------
+
+
+@transports("google-genai")
+async def test_google_genai_adapter(transport: str, clerk_mcp_command: str, matrix: Matrix):
+    """google-genai turns an MCP session passed in `tools=` into function declarations before any request
+    (`_extra_utils.parse_config_for_mcp_sessions`, which calls `_mcp_utils.mcp_to_gemini_tool` per tool). A tool
+    counts as seen only if its declaration validates as a `types.Tool` and keeps every argument of its inputSchema.
+    No model is called, so the call legs do not apply."""
+    from google.genai import _extra_utils, types
+
+    async with Client(StdioServerParameters(command=clerk_mcp_command, args=[]), mode="legacy") as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+
+        async def converted() -> dict[str, Any]:
+            config, _ = await _extra_utils.parse_config_for_mcp_sessions({"tools": [client.session]})
+            declarations = [declaration for tool in config.tools
+                            for declaration in types.Tool.model_validate(tool.model_dump()).function_declarations]
+            return {"tools": [d.name for d in declarations
+                              if set(d.parameters.properties or {}) == set(listed[d.name].input_schema["properties"])]}
+
+        seen = await observe({"list": converted})
+    matrix.check("google-genai", transport, version("google-genai"), seen,
+                 {step.leg: "conversion only: no model run" for step in SCENARIO if step.tool})
+
+
+# --- OpenAI Agents SDK's MCP servers: list and call, no model run --------------------------------------------------
+
+
+@transports("openai-agents")
+async def test_openai_agents_mcp(transport: str, request: pytest.FixtureRequest, matrix: Matrix):
+    """The Agents SDK lists the tools, builds each FunctionTool as an agent with strict schemas does
+    (`MCPUtil.to_function_tool(..., convert_schemas_to_strict=True)`; a schema with a free-form object, such as
+    metadata, stays non-strict by the SDK's design), and runs a model's tool call through `MCPUtil.invoke_mcp_tool`,
+    whose return value is what the model sees (text only). Its MCP servers have no elicitation API: only the
+    refusal leg of the confirmations applies."""
+    from agents import RunContextWrapper
+    from agents.mcp import MCPServerStdio, MCPServerStreamableHttp, MCPUtil
+
+    server = (MCPServerStdio({"command": request.getfixturevalue("clerk_mcp_command"), "args": []},
+                             client_session_timeout_seconds=60) if transport == "stdio"
+              else MCPServerStreamableHttp({"url": request.getfixturevalue("mcp_url")}, client_session_timeout_seconds=60))
+    async with server:
+        tools = {tool.name: tool for tool in await server.list_tools()}
+
+        async def function_tools() -> dict[str, Any]:
+            built = [MCPUtil.to_function_tool(tool, server, convert_schemas_to_strict=True) for tool in tools.values()]
+            return {"tools": [tool.name for tool in built]}
+
+        def call(step: Any) -> Callable[[], Any]:
+            async def run() -> dict[str, Any]:
+                output = await MCPUtil.invoke_mcp_tool(
+                    server, tools[step.tool], RunContextWrapper(context=None), json.dumps(step.arguments))
+                blocks = output if isinstance(output, list) else [output]
+                return {"is_error": None, "text": "\n".join(block["text"] for block in blocks), "structured": None}
+            return run
+
+        seen = await observe({"list": function_tools} | {leg: call(STEPS[leg]) for leg in
+                                                       ("read", "write", "error", "invalid", "refused")})
+    matrix.check("openai-agents", transport, version("openai-agents"), seen, dict.fromkeys(CONFIRM_LEGS, NO_ELICITATION))
+
+
+# --- the record and README's table ----------------------------------------------------------------------------------
+
+
+def test_readme_table_is_the_recorded_matrix():
+    if compat.UPDATE:
+        pytest.skip("UPDATE_COMPAT: the record and README are rewritten at the end of this session")
+    assert compat.readme_table() == compat.table(compat.load()), "run: UPDATE_COMPAT=1 python -m pytest tests/clients"
+
+
+def test_the_record_is_this_runs_outcomes(request: pytest.FixtureRequest):
+    """Runs after every cell (last in this module): a recorded pass that fails now, or a failure that now passes,
+    fails here until the record is rewritten."""
+    recorded = request.config.stash.get(RECORDED, {})
+    if missing := set(compat.CELLS) - set(recorded):
+        pytest.skip(f"part of the matrix did not run: {', '.join(sorted(missing))}")
+    if compat.UPDATE:
+        pytest.skip("UPDATE_COMPAT: the record is rewritten at the end of this session")
+    assert compat.load() == recorded, "run: UPDATE_COMPAT=1 python -m pytest tests/clients"
