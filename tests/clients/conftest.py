@@ -8,6 +8,7 @@ the record (compatibility.json) and README's table at its end (compat.py).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -63,8 +64,7 @@ def node() -> str:
 
 
 def node_package_version(name: str) -> str:
-    import json
-
+    """The version of an installed package (or npm alias) in tests/clients/node_modules."""
     return json.loads((NODE_MODULES / name / "package.json").read_text())["version"]
 
 

@@ -106,27 +106,30 @@ def inspector_arguments(arguments: dict[str, Any]) -> list[str]:
 
 @transports("inspector")
 def test_inspector_cli(transport: str, node: str, request: pytest.FixtureRequest, matrix: Matrix):
-    """The Inspector's CLI mode has no elicitation: a confirm-needed call can only be refused, and says why."""
+    """One `--cli` run per leg (each its own server over stdio; started together, the legs touch different users).
+    The Inspector's CLI mode has no elicitation: a confirm-needed call can only be refused, and says why."""
     target = ([request.getfixturevalue("clerk_mcp_command")] if transport == "stdio"
               else [request.getfixturevalue("mcp_url"), "--transport", "http"])
     inspector = str(compat.HERE / "node_modules" / "@modelcontextprotocol" / "inspector" / "cli" / "build" / "cli.js")
+    runs = {
+        step.leg: subprocess.Popen(
+            [node, inspector, "--cli", *target, "--method", *(["tools/list"] if step.tool is None else [
+                "tools/call", "--tool-name", step.tool, *inspector_arguments(step.arguments)])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )
+        for step in SCENARIO if step.leg not in CONFIRM_LEGS
+    }
     seen: dict[str, Any] = {}
-    for step in SCENARIO:
-        if step.leg in CONFIRM_LEGS:
-            continue
-        method = ["--method", "tools/list"] if step.tool is None else [
-            "--method", "tools/call", "--tool-name", step.tool, *inspector_arguments(step.arguments)]
-        run = subprocess.run([node, inspector, "--cli", *target, *method],
-                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    for leg, run in runs.items():
+        stdout, stderr = run.communicate(timeout=120)
         if run.returncode != 0:
-            seen[step.leg] = {"thrown": (run.stderr.strip() or run.stdout.strip())[-500:]}
-        elif step.tool is None:
-            seen[step.leg] = {"tools": [tool["name"] for tool in json.loads(run.stdout)["tools"]]}
+            seen[leg] = {"thrown": (stderr.strip() or stdout.strip()).splitlines()[0]}
+        elif leg == "list":
+            seen[leg] = {"tools": [tool["name"] for tool in json.loads(stdout)["tools"]]}
         else:
-            result = json.loads(run.stdout)
+            result = json.loads(stdout)
             text = "\n".join(block["text"] for block in result.get("content", []) if block["type"] == "text")
-            seen[step.leg] = {"is_error": bool(result.get("isError")), "text": text,
-                              "structured": result.get("structuredContent")}
+            seen[leg] = {"is_error": bool(result.get("isError")), "text": text, "structured": result.get("structuredContent")}
     matrix.check("inspector", transport, node_package_version("@modelcontextprotocol/inspector"), seen,
                  dict.fromkeys(CONFIRM_LEGS, NO_ELICITATION))
 
