@@ -23,8 +23,8 @@ from mcp.client import Client
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
 
-import compat
-from scenario import SCENARIO, judge
+from clients import compat
+from clients.scenario import SCENARIO, judge
 from serving import serve_http
 
 NODE_MODULES = compat.HERE / "node_modules"

@@ -19,9 +19,9 @@ from mcp import StdioServerParameters
 from mcp.client import Client
 from mcp_types import ElicitResult
 
-import compat
-from conftest import RECORDED, Matrix, node_package_version
-from scenario import CONFIRM_LEGS, SCENARIO, STEPS
+from clients import compat
+from clients.conftest import RECORDED, Matrix, node_package_version
+from clients.scenario import CONFIRM_LEGS, SCENARIO, STEPS
 
 pytestmark = pytest.mark.anyio
 NO_ELICITATION = "no elicitation API"
@@ -123,7 +123,7 @@ def test_inspector_cli(transport: str, node: str, request: pytest.FixtureRequest
     for leg, run in runs.items():
         stdout, stderr = run.communicate(timeout=120)
         if run.returncode != 0:
-            seen[leg] = {"thrown": (stderr.strip() or stdout.strip()).splitlines()[0]}
+            seen[leg] = {"thrown": (stderr.strip() or stdout.strip())[-1000:]}
         elif leg == "list":
             seen[leg] = {"tools": [tool["name"] for tool in json.loads(stdout)["tools"]]}
         else:
