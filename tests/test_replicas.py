@@ -260,7 +260,7 @@ async def test_a_redis_outage_refuses_only_what_needs_shared_state_and_heals(
             finally:
                 redis_server.start()
             healed = await two.call_tool("verify_password", WRONG_PASSWORD)
-            assert healed.is_error and payload(healed)["code"] == "form_password_incorrect"
+            assert healed.is_error and payload(healed)["code"] == "incorrect_password"
     assert len(clerk_requests(clerk, f"/v1/users/{JANE}/verify_password")) == 2
     assert all("without the shared rate limit" in (tmp_path / f"replica{i}.log").read_text() for i in range(2))
 

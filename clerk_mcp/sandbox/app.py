@@ -11,6 +11,8 @@ import logging
 import socket
 import sys
 import time
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -24,12 +26,20 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import SANDBOX_SECRET_KEY, fixtures, harness
-from .errors import ClerkError, error_body
-from .handlers import HANDLERS, Call, json_body, replace_user_metadata
+from .errors import GENERIC, ClerkError
+from .handlers import API_VERSIONS, HANDLERS, LATEST_API_VERSION, MAX_IMAGE_BYTES, Call, json_body, replace_user_metadata
 from .lockout import Lockout
 from .store import Store
 
-_STATUS_CODES = {429: "too_many_requests", 500: "internal_clerk_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+# Request bodies are read only after the key is checked, and only up to a cap: a JSON body up to 1 MiB
+# (Clerk's bodies are small: its metadata is capped at 8 KB), a multipart body up to a 10 MB image plus
+# framing (above it Clerk answers 413 image_too_large), a harness fixture up to 16 MiB.
+MAX_JSON_BYTES = 1024 * 1024
+MAX_FORM_BYTES = MAX_IMAGE_BYTES + 64 * 1024
+MAX_HARNESS_BYTES = 16 * 1024 * 1024
+# Handlers (bcrypt included) run in worker threads, at most this many at once, so the event loop
+# stays free for other requests whatever a request costs.
+WORKERS = 8
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -37,7 +47,7 @@ class ConnectionDropped(httpx.RemoteProtocolError):
 
 
 class Sandbox:
-    """One emulated Clerk instance: its store (with its clock), secret key, armed faults and request log."""
+    """One emulated Clerk instance: its store (with its clock), secret key, armed faults, request log and worker limit."""
 
     def __init__(self, store: Store, secret_key: str) -> None:
         self.store = store
@@ -45,6 +55,7 @@ class Sandbox:
         self.secret_key = secret_key
         self.faults = harness.Faults()
         self.requests = harness.RequestLog()
+        self.workers = anyio.CapacityLimiter(WORKERS)
 
     def reset(self, *, seed: bool = False) -> None:
         """Forget all users, organizations, faults and logged requests, and go back to the system's time;
@@ -60,16 +71,65 @@ class Sandbox:
         """Add a fixture (default: the bundled demo data set of SEED.md)."""
         return fixtures.load(self.store, data if data is not None else fixtures.default_seed())
 
+    async def run(self, work: Callable[[], Any]) -> Any:
+        """`work()` in a worker thread, holding the store's transaction."""
+        def locked() -> Any:
+            with self.store.atomic():
+                return work()
+        return await anyio.to_thread.run_sync(locked, limiter=self.workers)
 
-def _authenticate(scope: Scope, secret_key: str) -> ClerkError | None:
-    headers = dict(scope["headers"])
-    scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not key:
-        return ClerkError(401, "authentication_invalid", "Invalid authentication",
-                          "Unable to authenticate the request: send your secret key as `Authorization: Bearer <key>`.")
+
+def _authenticate(headers: dict[bytes, bytes], secret_key: str) -> ClerkError | None:
+    """Clerk's 401s: no Authorization header, one not of the form `Bearer <key>`, or a wrong key."""
+    if b"authorization" not in headers:
+        return ClerkError("InvalidAuthentication")
+    scheme, _, key = headers[b"authorization"].decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return ClerkError("InvalidAuthorizationHeaderFormat")
     if key.strip() != secret_key:
-        return ClerkError(401, "clerk_key_invalid", "The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.")
+        return ClerkError("InvalidClerkSecretKey")
     return None
+
+
+def _api_version(scope: Scope, headers: dict[bytes, bytes]) -> str | ClerkError:
+    """The request's API version: the `Clerk-API-Version` header or the `__clerk_api_version` query
+    parameter, never both, and one of Clerk's versions (clerk-docs docs/guides/development/upgrading/
+    versioning.mdx: "Using both ... will lead to an invalid request. The same is also true when the
+    version is invalid."). Neither: the latest."""
+    query = httpx.QueryParams(scope["query_string"].decode("latin-1")).get_list("__clerk_api_version")
+    given = ([headers[b"clerk-api-version"].decode("latin-1")] if b"clerk-api-version" in headers else []) + query
+    if len(given) > 1:
+        return ClerkError("InvalidAPIVersion", reason="send the Clerk-API-Version header or the __clerk_api_version query parameter, once")
+    if given and given[0] not in API_VERSIONS:
+        return ClerkError("InvalidAPIVersion", reason=f"{given[0][:40]!r} is not a version (known: {', '.join(API_VERSIONS)})")
+    return given[0] if given else LATEST_API_VERSION
+
+
+async def _read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it is known to exceed `limit` bytes."""
+    declared = headers.get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _too_large(path: str, headers: dict[bytes, bytes]) -> tuple[int, ClerkError]:
+    """The body cap of a request and Clerk's error for a body over it."""
+    if path.startswith("/_sandbox/"):
+        return MAX_HARNESS_BYTES, ClerkError("RequestBodyTooLarge", MAX_HARNESS_BYTES)
+    if headers.get(b"content-type", b"").startswith(b"multipart/form-data"):
+        return MAX_FORM_BYTES, ClerkError("ImageTooLarge")
+    return MAX_JSON_BYTES, ClerkError("RequestBodyTooLarge", MAX_JSON_BYTES)
 
 
 async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -81,7 +141,8 @@ async def _no_receive() -> Message:
 
 
 class Gate:
-    """Bearer check, fault injection and request log in front of the routes."""
+    """In front of the routes: key and API version checked before any body byte is read, bodies capped,
+    then (for `/v1`) armed faults applied and the request logged."""
 
     def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
         self.app = app
@@ -91,21 +152,31 @@ class Gate:
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith(("/v1/", "/_sandbox/")):
             return await self.app(scope, receive, send)
-        if path.startswith("/_sandbox/"):
-            if error := _authenticate(scope, self.sandbox.secret_key):
-                return await _send_json(send, error.status, error.body())
-            return await self.app(scope, receive, send)
-        await self._v1(scope, receive, send)
-
-    async def _v1(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status: list[int] = []
         started = time.time()
+        headers = dict(scope["headers"])
+        refusal = _authenticate(headers, self.sandbox.secret_key)
+        if refusal is None and path.startswith("/v1/"):
+            version = _api_version(scope, headers)
+            refusal, scope["clerk.api_version"] = (version, None) if isinstance(version, ClerkError) else (None, version)
+        limit, too_large = _too_large(path, headers)
+        body = None if refusal else await _read_body(headers, receive, limit)
+        refusal = refusal or (too_large if body is None else None)
+        if refusal is not None:
+            # Refused before the handler: only method, path and status are kept.
+            if path.startswith("/v1/"):
+                self.sandbox.requests.add(_refused_entry(scope, refusal.status, started))
+            return await _send_json(send, refusal.status, refusal.body())
+        assert body is not None
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        if path.startswith("/_sandbox/"):
+            return await self.app(scope, replay, send)
+        await self._v1(scope, body, replay, send, started)
+
+    async def _v1(self, scope: Scope, body: bytes, replay: Receive, send: Send, started: float) -> None:
+        status: list[int] = []
         logged = False
 
         def log() -> None:
@@ -113,9 +184,6 @@ class Gate:
             if not logged:
                 logged = True
                 self.sandbox.requests.add(_log_entry(scope, body, status[0] if status else None, started))
-
-        async def replay() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def record(message: Message) -> None:
             # Log before the last byte leaves, so a client that got its response finds it in the log.
@@ -131,14 +199,14 @@ class Gate:
                 await anyio.sleep(fault.latency_ms / 1000)
             if fault is not None and (fault.drop or fault.status is not None or fault.body is not None):
                 await self._fail(fault, record)
-            elif error := _authenticate(scope, self.sandbox.secret_key):
-                await _send_json(record, error.status, error.body())
             else:
                 await self.app(scope, replay, record)
         finally:
             log()
 
     async def _fail(self, fault: harness.Fault, send: Send) -> None:
+        """A fault's response: its own body as text, else Clerk's catalogue body for its status, else (a
+        status Clerk never sends, like 502 from a proxy) the status line as text."""
         if fault.drop:
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
             raise ConnectionDropped("Server disconnected without sending a complete response (sandbox fault).")
@@ -146,11 +214,18 @@ class Gate:
         headers = {"retry-after": str(fault.retry_after if fault.retry_after is not None else 1)} if status == 429 else {}
         if fault.body is not None:
             response: Response = PlainTextResponse(fault.body, status, headers=headers)
+        elif status in GENERIC:
+            response = JSONResponse(ClerkError(GENERIC[status]).body(), status, headers=headers)
         else:
-            code = _STATUS_CODES.get(status, "sandbox_fault")
-            message = f"Injected fault: HTTP {status}"
-            response = JSONResponse(error_body(code, message, message), status, headers=headers)
+            response = PlainTextResponse(f"{status} {HTTPStatus(status).phrase}", status, headers=headers)
         await response({"type": "http"}, _no_receive, send)
+
+
+def _refused_entry(scope: Scope, status: int, started: float) -> dict[str, Any]:
+    return {
+        "method": scope["method"], "path": scope["path"], "query": [], "headers": {}, "body": None,
+        "status": status, "time": int(started * 1000), "duration_ms": round((time.time() - started) * 1000, 3),
+    }
 
 
 def _log_entry(scope: Scope, body: bytes, status: int | None, started: float) -> dict[str, Any]:
@@ -176,16 +251,17 @@ def _log_entry(scope: Scope, body: bytes, status: int | None, started: float) ->
 
 def _endpoint(handler: Any) -> Any:
     async def run(request: Request) -> Response:
-        call = Call(path=dict(request.path_params), query=request.query_params.multi_items())
+        call = Call(path=dict(request.path_params), query=request.query_params.multi_items(),
+                    api_version=request.scope.get("clerk.api_version") or LATEST_API_VERSION)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             async with request.form() as form:
-                call.files = {name: await part.read() for name, part in form.multi_items() if not isinstance(part, str)}
+                call.files = {
+                    name: (part.content_type or "", await part.read()) for name, part in form.multi_items() if not isinstance(part, str)
+                }
         else:
             call.body = json_body(await request.body())
-        store: Store = request.app.state.sandbox.store
-        with store.atomic():
-            payload = handler(store, call)
-        return JSONResponse(payload)
+        sandbox: Sandbox = request.app.state.sandbox
+        return JSONResponse(await sandbox.run(lambda: handler(sandbox.store, call)))
     return run
 
 
@@ -205,10 +281,11 @@ async def _clerk_error(request: Request, error: Exception) -> Response:
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
+    """Routing errors: an unknown path, or a known one with another method, is Clerk's 404; a malformed
+    multipart body Clerk's generic 400."""
     assert isinstance(error, HTTPException)
-    code = "resource_not_found" if error.status_code == 404 else "request_invalid"
-    message = "not found" if error.status_code == 404 else error.detail
-    return JSONResponse(error_body(code, message, f"{request.method} {request.url.path}: {error.detail}"), error.status_code)
+    failure = ClerkError("BadRequest" if error.status_code == 400 else "ResourceNotFound", detail=f"{request.method} {request.url.path}: {error.detail}")
+    return JSONResponse(failure.body(), failure.status)
 
 
 def create_app(

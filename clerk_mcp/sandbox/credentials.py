@@ -15,26 +15,37 @@ import bcrypt
 import pyotp
 
 from . import hashers
-from .errors import ClerkError
+from .errors import ClerkError, param_missing
 
 # Clerk rejects passwords found in breach lists; a handful stands in for that list here.
 PWNED_PASSWORDS = frozenset({"password", "password1", "12345678", "123456789", "qwertyuiop", "iloveyou"})
+# An instance's default password_settings (min_length 8, max_length 72: the settings clerk/javascript's
+# user-profile password tests use); Clerk also refuses more than 72 UTF-8 bytes, bcrypt's input limit
+# (catalogue: FormInvalidPasswordSizeInBytesExceeded).
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 72
+MAX_PASSWORD_BYTES = 72
 BCRYPT_COST = 10
 
 
 def check_new_password(password: str, *, skip_checks: bool = False) -> None:
-    """Raise Clerk's 422 for a password Clerk would refuse."""
+    """Raise Clerk's 422 for a password Clerk would refuse (length in characters, then in bytes, then breached)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ClerkError(
-            422, "form_password_length_too_short",
-            f"Passwords must be {MIN_PASSWORD_LENGTH} characters or more.", param="password",
+            "FormInvalidPasswordLengthTooShort", param="password",
+            message=f"Passwords must be {MIN_PASSWORD_LENGTH} characters or more.",
         )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ClerkError(
+            "FormInvalidPasswordLengthTooLong", param="password",
+            message=f"Passwords must be {MAX_PASSWORD_LENGTH} characters or fewer.",
+        )
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ClerkError("FormInvalidPasswordSizeInBytesExceeded", param="password")
     if not skip_checks and password.lower() in PWNED_PASSWORDS:
         raise ClerkError(
-            422, "form_password_pwned", "Password has been found in an online data breach.",
-            "This password has been found as part of a breach and can not be used, please try another password instead.",
-            param="password",
+            "FormPwnedPassword", param="password", message="Password has been found in an online data breach.",
+            long_message="This password has been found as part of a breach and can not be used, please try another password instead.",
         )
 
 
@@ -45,7 +56,7 @@ def hash_password(password: str) -> str:
 def check_digest(digest: str, hasher: str | None) -> str:
     """Validate an imported digest (`hashers.check`); returns the hasher name to store beside it."""
     if hasher is None:
-        raise ClerkError(422, "form_param_missing", "is missing", "password_hasher must be included with password_digest.", param="password_hasher")
+        raise param_missing("password_hasher")
     hashers.check(digest, hasher)
     return hasher
 
@@ -67,10 +78,7 @@ def check_totp_secret(secret: str) -> str:
     try:
         _TOTP(normalised)
     except (binascii.Error, ValueError):
-        raise ClerkError(
-            422, "invalid_totp_secret_code", "invalid TOTP secret",
-            "The TOTP secret is invalid, please provide a valid one base32 encoded",
-        ) from None
+        raise ClerkError("InvalidTOTPSecret", param="totp_secret") from None
     return normalised
 
 
@@ -79,17 +87,25 @@ def totp_matches(secret: str, code: str, now_ms: int) -> bool:
     return _TOTP(secret).verify(code, for_time=now_ms // 1000, valid_window=1)
 
 
+def _is_bcrypt(code: str) -> bool:
+    return hashers.HASHERS["bcrypt"].pattern.match(code) is not None
+
+
 def hash_backup_code(code: str) -> str:
-    """Store a plain code as a SHA-256 digest; keep a client-supplied bcrypt digest as it is."""
-    return code if code.startswith("$2") else "sha256$" + hashlib.sha256(code.encode()).hexdigest()
+    """Store a plain code as a SHA-256 digest; keep a client-supplied bcrypt digest (format and cost checked,
+    `hashers.check`) as it is. Anything not shaped like a bcrypt digest ("$2-not-a-bcrypt-hash") is a plain code."""
+    if _is_bcrypt(code):
+        hashers.check(code, "bcrypt", param="backup_codes")
+        return code
+    return "sha256$" + hashlib.sha256(code.encode()).hexdigest()
 
 
 def find_backup_code(code: str, digests: list[str]) -> int | None:
     """Index of the digest `code` matches, so the caller can consume it."""
     plain = "sha256$" + hashlib.sha256(code.encode()).hexdigest()
     for index, digest in enumerate(digests):
-        if digest.startswith("$2"):
-            if bcrypt.checkpw(code.encode(), digest.encode()):
+        if _is_bcrypt(digest):
+            if hashers.matches(code, digest, "bcrypt"):
                 return index
         elif hmac.compare_digest(digest, plain):
             return index

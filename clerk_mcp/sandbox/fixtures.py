@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from .credentials import hash_backup_code
-from .errors import ClerkError, param_format, param_value
+from .errors import ClerkError, identifier_exists, param_format, param_value
 from .store import Store, new_id
 
 ROLES = {
@@ -112,7 +112,7 @@ def add_external_account(store: Store, account: dict[str, Any]) -> str:
     user_id = store.user(account["user_id"])["id"]
     provider = account.get("provider", "")
     if not provider.startswith("oauth_"):
-        raise param_value("provider", "must name an OAuth provider, e.g. oauth_google.")
+        raise param_value("provider", provider, "must name an OAuth provider, e.g. oauth_google.")
     now = store.clock()
     created = account.get("created_at", now)
     account_id = account.get("id") or new_id("eac")
@@ -129,7 +129,7 @@ def add_external_account(store: Store, account: dict[str, Any]) -> str:
         "created_at": created, "updated_at": created,
     }
     if store.rows("SELECT 1 FROM external_accounts WHERE provider = ? AND provider_user_id = ?", (provider, row["provider_user_id"])):
-        raise ClerkError(422, "external_account_exists", "This external account is already linked to a user.", param="provider_user_id")
+        raise identifier_exists("provider_user_id")
     store.insert("external_accounts", row)
     return account_id
 
@@ -141,7 +141,7 @@ def add_membership(store: Store, membership: dict[str, Any]) -> str:
     if org_id is None:
         org_id = add_organization(store, membership["organization"])
     elif not store.rows("SELECT 1 FROM organizations WHERE id = ?", (org_id,)):
-        raise ClerkError(404, "resource_not_found", "not found", "Organization not found")
+        raise ClerkError("OrganizationNotFound")
     role = membership.get("role", "org:member")
     role_name, permissions = ROLES.get(role, (role.removeprefix("org:").title(), []))
     created = membership.get("created_at", store.clock())

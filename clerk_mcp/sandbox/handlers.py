@@ -19,12 +19,23 @@ from . import credentials
 from .errors import (
     ClerkError,
     identifier_exists,
+    json_type,
     param_format,
     param_missing,
+    param_type,
     param_unknown,
     param_value,
 )
 from .store import ORDER_COLUMNS, USER_FILTERS, Store, new_id
+
+
+# Clerk's API versions (clerk-docs docs/guides/development/upgrading/versioning.mdx); the latest is the default.
+API_VERSIONS = ("2021-02-05", "2024-10-01", "2025-04-10", "2025-11-10", "2026-05-12")
+LATEST_API_VERSION = API_VERSIONS[-1]
+# Before this version PATCH /users/{id} also took the metadata fields, each replacing the stored one
+# (clerk-docs upgrade-guides/2026-05-12.mdx; reference/backend/user/update-user.mdx before it: "Updating
+# this property will override the existing metadata").
+METADATA_LEAVES_UPDATE_USER = "2026-05-12"
 
 
 @dataclass
@@ -34,7 +45,8 @@ class Call:
     path: dict[str, str] = field(default_factory=dict)
     query: list[tuple[str, str]] = field(default_factory=list)
     body: Any = None
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # form field -> (declared content type, bytes)
+    api_version: str = LATEST_API_VERSION
 
     def values(self, name: str) -> list[str]:
         return [v for k, v in self.query if k == name]
@@ -85,7 +97,7 @@ def checked_body(call: Call, fields: dict[str, str], required: tuple[str, ...] =
     """The JSON object body, after Clerk's checks: known fields only, of the declared types."""
     body = {} if call.body is None else call.body
     if not isinstance(body, dict):
-        raise ClerkError(400, "malformed_request", "Malformed request", "The request body must be a JSON object.")
+        raise ClerkError("InvalidRequestBody", detail=f"the body must be a JSON object, not {json_type(body)}.")
     for name, value in body.items():
         if name not in fields:
             raise param_unknown(name)
@@ -93,10 +105,13 @@ def checked_body(call: Call, fields: dict[str, str], required: tuple[str, ...] =
         if value is None and kind.endswith("?"):
             continue
         if kind.endswith("[]"):
-            if not (isinstance(value, list) and all(_TYPES[kind[:-2]](v) for v in value)):
-                raise param_format(name, f"an array of {kind[:-2]}s")
+            if not isinstance(value, list):
+                raise param_type(name, value, f"[]{kind[:-2]}")
+            wrong = [v for v in value if not _TYPES[kind[:-2]](v)]
+            if wrong:
+                raise param_type(name, wrong[0], kind[:-2])
         elif not _TYPES[kind.rstrip("?")](value):
-            raise param_format(name, f"of type {kind.rstrip('?')}")
+            raise param_type(name, value, kind.rstrip("?"))
     for name in required:
         if name not in body:
             raise param_missing(name)
@@ -109,10 +124,10 @@ def _int(name: str, raw: str, minimum: int | None = None, maximum: int | None = 
     except ValueError:
         raise param_format(name, "an integer") from None
     if not INT64_MIN <= value <= INT64_MAX:
-        raise param_value(name, "must be a 64-bit integer.")
+        raise param_value(name, raw, "must be a 64-bit integer.")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise param_value(name, f"must be {bounds}.")
+        raise param_value(name, raw, f"must be {bounds}.")
     return value
 
 
@@ -122,10 +137,16 @@ def _bool(name: str, raw: str) -> bool:
     return raw == "true"
 
 
+DEFAULT_LIMIT, MAX_LIMIT = 10, 500
+
+
 def _page(call: Call) -> tuple[int, int]:
+    """(limit, offset). A limit above 500 is not refused: Clerk answers the default page of 10
+    (clerk/clerk-sdk-python issue #166: `limit=501` returns 10 users)."""
     limit, offset = call.first("limit"), call.first("offset")
+    size = DEFAULT_LIMIT if limit is None else _int("limit", limit, 1)
     return (
-        10 if limit is None else _int("limit", limit, 1, 500),
+        DEFAULT_LIMIT if size > MAX_LIMIT else size,
         0 if offset is None else _int("offset", offset, 0),
     )
 
@@ -142,7 +163,7 @@ def _filters(call: Call) -> dict[str, Any]:
             continue
         if kind in ("list", "signed"):
             if len(values) > MAX_FILTER_VALUES:
-                raise param_value(name, f"accepts up to {MAX_FILTER_VALUES} values.")
+                raise ClerkError("FormParameterArraySizeExceeded", MAX_FILTER_VALUES, param=name)
             if kind == "signed":
                 exclude = [v[1:] for v in values if v.startswith("-")]
                 include = [v[1:] if v.startswith("+") else v for v in values if not v.startswith("-")]
@@ -166,7 +187,7 @@ def _order(call: Call) -> tuple[str, bool]:
     raw = call.first("order_by") or "-created_at"
     descending, name = raw.startswith("-"), raw[1:] if raw[:1] in "+-" else raw  # one sign at most
     if name not in ORDER_COLUMNS:
-        raise param_value("order_by", f"must be one of {', '.join(ORDER_COLUMNS)}, optionally prefixed with + or -.")
+        raise param_value("order_by", raw, f"must be one of {', '.join(ORDER_COLUMNS)}, optionally prefixed with + or -.")
     return ORDER_COLUMNS[name], descending
 
 
@@ -180,7 +201,7 @@ def _rfc3339(name: str, value: str) -> int:
             raise ValueError
         return int(datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
-        raise param_format(name, "a valid RFC3339 date-time with an offset, e.g. 2024-01-01T00:00:00Z") from None
+        raise ClerkError("FormInvalidTime", param=name) from None
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -192,10 +213,10 @@ _USERNAME = re.compile(r"^[a-z0-9_-]+$")
 def _username(store: Store, value: str, user_id: str | None = None) -> str:
     name = value.lower()
     if not 4 <= len(name) <= 64:
-        raise ClerkError(422, "form_username_invalid_length", "Username must be between 4 and 64 characters long.", param="username")
+        raise ClerkError("FormInvalidUsernameLength", param="username", message="Username must be between 4 and 64 characters long.")
     if not _USERNAME.match(name):
         raise ClerkError(
-            422, "form_username_invalid_character", "Username can only contain letters, numbers and '_' or '-'.", param="username",
+            "FormInvalidUsernameCharacter", param="username", message="Username can only contain letters, numbers and '_' or '-'.",
         )
     if store.column_owner("username", name) not in (None, user_id):
         raise identifier_exists("username")
@@ -211,20 +232,20 @@ def _external_id(store: Store, value: str, user_id: str | None = None) -> str:
 def _identifications(store: Store, body: dict[str, Any], now: int) -> list[dict[str, Any]]:
     """The new user's identification rows, after format, status and uniqueness checks."""
     rows = []
-    for kind, pattern, status_field in (
-        ("email_address", _EMAIL, "email_address_identification_status"),
-        ("phone_number", _PHONE, "phone_number_identification_status"),
-        ("web3_wallet", _WALLET, None),
+    for kind, pattern, status_field, invalid in (
+        ("email_address", _EMAIL, "email_address_identification_status", "FormInvalidEmailAddress"),
+        ("phone_number", _PHONE, "phone_number_identification_status", "FormInvalidPhoneNumber"),
+        ("web3_wallet", _WALLET, None, "FormInvalidWeb3WalletAddress"),
     ):
         values = [v.lower() if kind != "phone_number" else v for v in body.get(kind) or []]
         statuses = (body.get(status_field) if status_field else None) or ["verified"] * len(values)
         if len(statuses) != len(values):
-            raise param_value(status_field or kind, f"must have exactly one item per {kind}.")
+            raise ClerkError("FormParameterArrayLengthMismatch", param=status_field, otherParam=kind)
         for value, status in zip(values, statuses, strict=True):
             if not pattern.match(value):
-                raise param_format(kind, f"a valid {kind.replace('_', ' ')}")
+                raise ClerkError(invalid, param=kind)
             if status not in ("verified", "reserved"):
-                raise param_value(status_field or kind, "items must be 'verified' or 'reserved'.")
+                raise param_value(status_field or kind, status, "items must be 'verified' or 'reserved'.")
             if store.identifier_owner(kind, value) or any(r["value"] == value and r["type"] == kind for r in rows):
                 raise identifier_exists(kind)
             rows.append({
@@ -239,7 +260,7 @@ def _credentials(body: dict[str, Any], now: int) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     if body.get("password") is not None:
         if body.get("password_digest") is not None:
-            raise param_value("password_digest", "cannot be combined with password.")
+            raise param_value("password_digest", "password_digest", "cannot be combined with password.")
         credentials.check_new_password(body["password"], skip_checks=bool(body.get("skip_password_checks")))
         columns |= {"password_digest": credentials.hash_password(body["password"]), "password_hasher": "bcrypt"}
     elif body.get("password_digest") is not None:
@@ -262,7 +283,7 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
             columns[name] = int(body[name])
     if body.get("create_organizations_limit") is not None:
         if body["create_organizations_limit"] < 0:
-            raise param_value("create_organizations_limit", "must be 0 (unlimited) or more.")
+            raise param_value("create_organizations_limit", body["create_organizations_limit"], "must be 0 (unlimited) or more.")
         columns["create_organizations_limit"] = body["create_organizations_limit"]
     for name in ("legal_accepted_at", "created_at"):
         if body.get(name) is not None:
@@ -290,13 +311,13 @@ def get_user_list(store: Store, call: Call) -> Any:
     after = call.first("starting_after")
     if after is not None:
         if order[0] != "created_at":
-            raise param_value("starting_after", "can only be used when ordering by created_at.")
+            raise param_value("starting_after", after, "can only be used when ordering by created_at.")
         if offset:
-            raise param_value("offset", "cannot be combined with starting_after.")
+            raise param_value("offset", offset, "cannot be combined with starting_after.")
         try:
             store.user(after)
         except ClerkError:
-            raise param_value("starting_after", "must be the id of an existing user.") from None
+            raise param_value("starting_after", after, "must be the id of an existing user.") from None
     return store.users_json(store.list_users(filters, order=order, limit=limit, offset=offset, after=after))
 
 
@@ -334,12 +355,13 @@ def create_user(store: Store, call: Call) -> Any:
 def update_user(store: Store, call: Call) -> Any:
     user_id = call.path["user_id"]
     user = dict(store.user(user_id))
-    body = checked_body(call, UPDATE_USER_FIELDS)
+    older = call.api_version < METADATA_LEAVES_UPDATE_USER
+    body = checked_body(call, UPDATE_USER_FIELDS | METADATA_FIELDS if older else UPDATE_USER_FIELDS)
     now = store.clock()
     if body.get("password") is None:
         for name in ("skip_password_checks", "sign_out_of_other_sessions"):
             if body.get(name) is not None:
-                raise param_value(name, "can only be used when providing a password.")
+                raise param_value(name, body[name], "can only be used when providing a password.")
     columns = {name: body[name] or None for name in ("first_name", "last_name", "locale") if name in body}
     if "username" in body:
         columns["username"] = _username(store, body["username"], user_id) if body["username"] else None
@@ -350,12 +372,13 @@ def update_user(store: Store, call: Call) -> Any:
         if ident_id is not None:
             ident = store.identification(user_id, ident_id)
             if ident is None or ident["type"] != kind or ident["reserved"]:
-                raise param_value(f"primary_{kind}_id", f"must be the id of a verified {kind.replace('_', ' ')} of this user.")
+                raise param_value(f"primary_{kind}_id", ident_id, f"must be the id of a verified {kind.replace('_', ' ')} of this user.")
             columns[f"primary_{kind}_id"], columns[kind] = ident["id"], ident["value"]
     if body.get("profile_image_id") is not None:
         if not store.rows("SELECT 1 FROM images WHERE id = ? AND user_id = ?", (body["profile_image_id"], user_id)):
-            raise param_value("profile_image_id", "must be the id of an image uploaded for this user.")
+            raise param_value("profile_image_id", body["profile_image_id"], "must be the id of an image uploaded for this user.")
         columns["image_id"] = body["profile_image_id"]
+    columns |= {name: json.dumps(body[name]) for name in METADATA_FIELDS if name in body}
     columns |= _credentials(body, now) | _settings(body)
     columns["mfa_enabled_at"] = _mfa_enabled_at(user, columns, now)
     if body.get("sign_out_of_other_sessions"):
@@ -422,12 +445,15 @@ def verify_password(store: Store, call: Call) -> Any:
     user = store.user(call.path["user_id"])
     password = checked_body(call, VERIFY_PASSWORD_FIELDS, required=("password",))["password"]
     if user["password_digest"] is None:
-        raise ClerkError(400, "no_password_set", "This user has no password set.")
+        raise ClerkError("NoPasswordSet")
     attempt = store.verification(user)
     if not credentials.password_matches(password, user["password_digest"], user["password_hasher"]):
-        raise attempt.failed(ClerkError(422, "form_password_incorrect", "Password is incorrect. Try again, or use another method.", param="password"))
+        raise attempt.failed(ClerkError("IncorrectPassword", param="password"))
     attempt.passed()
     return {"verified": True}
+
+
+TOTP_DIGITS = 6  # Clerk's TOTP: 6 digits, 30 s, SHA-1 (spec: CreateUser totp_secret)
 
 
 def verify_totp(store: Store, call: Call) -> Any:
@@ -435,29 +461,52 @@ def verify_totp(store: Store, call: Call) -> Any:
     code = checked_body(call, VERIFY_TOTP_FIELDS, required=("code",))["code"]
     backup_codes = json.loads(user["backup_codes"])
     if user["totp_secret"] is None and not backup_codes:
-        raise ClerkError(400, "totp_not_enabled", "TOTP is not enabled for this user.")
+        raise ClerkError("TOTPDisabled")
     attempt = store.verification(user)
-    if user["totp_secret"] is not None and credentials.totp_matches(user["totp_secret"], code, attempt.now):
+    if user["totp_secret"] is not None and len(code) == TOTP_DIGITS and credentials.totp_matches(user["totp_secret"], code, attempt.now):
         attempt.passed()
         return {"verified": True, "code_type": "totp"}
     used = credentials.find_backup_code(code, backup_codes)
     if used is None:
-        raise attempt.failed(ClerkError(422, "form_code_incorrect", "Incorrect code", "The code you entered is incorrect.", param="code"))
+        # Without backup codes only a 6-digit TOTP code can match: another length is refused as such.
+        wrong_length = not backup_codes and len(code) != TOTP_DIGITS
+        raise attempt.failed(ClerkError("InvalidLengthTOTP" if wrong_length else "IncorrectTOTP", param="code"))
     attempt.passed()
     del backup_codes[used]
     store.touch(user["id"], {"backup_codes": json.dumps(backup_codes)})
     return {"verified": True, "code_type": "backup_code"}
 
 
+# The profile image formats Clerk accepts, "a jpg, png, gif, or webp image smaller than 10 MB" (Clerk's
+# Backend API docs, clerk/clerk-docs before the OpenAPI reference), recognised by their magic bytes.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
+)
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def image_type(data: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG, GIF or WebP image, from its first bytes; None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((kind for magic, kind in _IMAGE_SIGNATURES if data.startswith(magic)), None)
+
+
 def set_user_profile_image(store: Store, call: Call) -> Any:
     user_id = store.user(call.path["user_id"])["id"]
-    data = call.files.get("file")
+    declared, data = call.files.get("file", ("", b""))
     if not data:
-        raise ClerkError(400, "form_param_missing", "is missing", "A `file` part with the image is required.", param="file")
+        raise ClerkError("RequestWithoutImage", param="file")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ClerkError("ImageTooLarge")
+    kind = image_type(data)
+    if kind is None and declared in IMAGE_TYPES:
+        raise ClerkError("ImageDecodingFailed")  # says it is a type Clerk takes, but is not
+    if kind is None:
+        raise ClerkError("ImageTypeNotSupported", imageType=(declared or "application/octet-stream")[:100])
     image_id = new_id("img")
-    store.insert("images", {
-        "id": image_id, "user_id": user_id, "content_type": "application/octet-stream", "data": data, "created_at": store.clock(),
-    })
+    store.insert("images", {"id": image_id, "user_id": user_id, "content_type": kind, "data": data, "created_at": store.clock()})
     store.touch(user_id, {"image_id": image_id})
     return store.user_json(user_id)
 
@@ -502,6 +551,32 @@ def json_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except ValueError:
-        raise ClerkError(400, "malformed_request", "Malformed request", "The request body is not valid JSON.") from None
+        raise ClerkError("InvalidRequestBody", detail="the body is not valid JSON.") from None
+    except RecursionError:
+        raise ClerkError("InvalidRequestBody", detail=f"JSON values may nest at most {MAX_JSON_DEPTH} levels deep.") from None
+    _check_text(body, None)
+    return body
+
+
+MAX_JSON_DEPTH = 64  # far beyond any Clerk body (metadata included), far below Python's recursion limit
+
+
+def _check_text(value: Any, param: str | None, depth: int = 0) -> None:
+    """Refuse strings no UTF-8 encoder can write (JSON's lone surrogates, e.g. "\\ud800"), naming the
+    top-level field, and values nested deeper than `MAX_JSON_DEPTH`."""
+    if depth > MAX_JSON_DEPTH:
+        raise ClerkError("InvalidRequestBody", detail=f"JSON values may nest at most {MAX_JSON_DEPTH} levels deep.")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ClerkError("FormInvalidEncodingParameterValue", param=param or "body") from None
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, param, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, param or key, depth + 1)
+            _check_text(item, param or key, depth + 1)

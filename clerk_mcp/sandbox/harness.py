@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import fixtures
-from .errors import ClerkError, param_value
-from .handlers import json_body
+from .errors import ClerkError, param_missing, param_value
+from .handlers import Call, checked_body, json_body
 from .store import Store
 
 if TYPE_CHECKING:
@@ -125,16 +125,48 @@ class RequestLog:
             return list(self._entries)
 
 
-def _fault(data: dict[str, Any]) -> Fault:
-    known = {"path", "method", "status", "count", "latency_ms", "retry_after", "drop", "body"}
-    for name in data:
-        if name not in known:
-            raise param_value(name, f"is not a fault setting ({', '.join(sorted(known))}).")
-    fault = Fault(**data)
-    if fault.status is not None and not 100 <= fault.status <= 599:
-        raise param_value("status", "must be an HTTP status code.")
+# Each endpoint's JSON body, in the field notation of handlers.checked_body ("type", "type?" nullable, "type[]").
+FAULT_FIELDS = {
+    "path": "string", "method": "string?", "status": "integer?", "count": "integer?", "latency_ms": "integer",
+    "retry_after": "integer?", "drop": "boolean", "body": "string?",
+}
+RESET_FIELDS = {"seed": "boolean?"}
+SEED_FIELDS = {"organizations": "object[]", "users": "object[]", "organization_memberships": "object[]"}
+OAUTH_ACCOUNT_FIELDS = {
+    "id": "string", "user_id": "string", "provider": "string", "provider_user_id": "string", "identification_id": "string",
+    "email_address": "string", "first_name": "string", "last_name": "string", "username": "string?", "image_url": "string?",
+    "scopes": "string[]", "label": "string?", "public_metadata": "object", "token": "string", "token_expires_at": "integer",
+    "created_at": "integer",
+}
+MEMBERSHIP_FIELDS = {
+    "id": "string", "user_id": "string", "organization_id": "string", "organization": "object", "role": "string",
+    "public_metadata": "object", "private_metadata": "object", "created_at": "integer",
+}
+MAX_LATENCY_MS, MAX_RETRY_AFTER = 60_000, 86_400
+
+
+def _checked(data: Any, fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return checked_body(Call(body=data), fields, required)
+
+
+def _within(name: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise param_value(name, value, f"must be between {low} and {high}.")
+
+
+def _fault(data: Any) -> Fault:
+    """A fault from its JSON settings, every one checked, so a malformed fault is never armed."""
+    fault = Fault(**_checked(data, FAULT_FIELDS))
+    _within("status", fault.status, 200, 599)
+    _within("count", fault.count, 1, 2**31)
+    _within("latency_ms", fault.latency_ms, 0, MAX_LATENCY_MS)
+    _within("retry_after", fault.retry_after, 0, MAX_RETRY_AFTER)
+    if not fault.path.startswith(("/", "*")):
+        raise param_value("path", fault.path, 'must be a request path such as "/v1/users/{user_id}" or "/v1/users*".')
+    if fault.method is not None and not fault.method.isalpha():
+        raise param_value("method", fault.method, "must be an HTTP method such as GET.")
     if fault.status is None and fault.body is None and not fault.drop and not fault.latency_ms:
-        raise param_value("status", "or body, drop or latency_ms must be set.")
+        raise param_value("status", None, "or body, drop or latency_ms must be set.")
     return fault
 
 
@@ -147,24 +179,26 @@ def routes(sandbox: Sandbox) -> list[Route]:
             raw = await request.body()
             try:
                 data = json_body(raw)
-                with store.atomic():
-                    result = action(data)
+                result = await sandbox.run(lambda: action(data))
             except ClerkError as error:
                 return JSONResponse(error.body(), error.status, headers=error.headers)
-            except (sqlite3.IntegrityError, KeyError, TypeError) as error:
-                failure = ClerkError(422, "sandbox_fixture_invalid", "Invalid harness request", f"Invalid harness request: {error}")
-                return JSONResponse(failure.body(), 422)
+            except (sqlite3.Error, LookupError, TypeError, ValueError, AttributeError) as error:
+                # A fixture item of the wrong shape deep inside (the checks above cover the top level).
+                failure = ClerkError("FormValidationFailed", sanitizedField="fixture", detail=f"{type(error).__name__}: {error}"[:300])
+                return JSONResponse(failure.body(), failure.status)
             return JSONResponse(result, status) if result is not None else Response(status_code=204)
         return run
 
     def reset(data: Any) -> Any:
-        sandbox.reset(seed=bool(data and data.get("seed")))
-        return {"reset": True, "seeded": bool(data and data.get("seed"))}
+        seeded = bool(_checked(data, RESET_FIELDS).get("seed"))
+        sandbox.reset(seed=seeded)
+        return {"reset": True, "seeded": seeded}
 
     def seed(data: Any) -> Any:
-        return fixtures.load(store, data if data else fixtures.default_seed())
+        return fixtures.load(store, _checked(data, SEED_FIELDS) if data else fixtures.default_seed())
 
     def oauth_account(data: Any) -> Any:
+        data = _checked(data, OAUTH_ACCOUNT_FIELDS, required=("user_id", "provider"))
         account_id = fixtures.add_external_account(store, data)
         user = store.user_json(data["user_id"])
         account = next(a for a in user["external_accounts"] if a["id"] == account_id)
@@ -172,10 +206,13 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return {"external_account": account, "oauth_access_token": next(t for t in token if t["external_account_id"] == account_id)}
 
     def membership(data: Any) -> Any:
+        data = _checked(data, MEMBERSHIP_FIELDS, required=("user_id",))
+        if "organization_id" not in data and "organization" not in data:
+            raise param_missing("organization_id")
         return store.membership_json(fixtures.add_membership(store, data))
 
     def add_fault(data: Any) -> Any:
-        fault = _fault(data or {})
+        fault = _fault(data)
         sandbox.faults.add(fault)
         return fault.public()
 

@@ -199,18 +199,17 @@ HASHERS: dict[str, Hasher] = {
 UNSUPPORTED = {"md5_phpass": "Clerk's docs give no digest format for it"}
 
 
-def check(digest: str, hasher: str) -> None:
-    """Raise Clerk's 422 for a hasher the sandbox cannot verify or a digest not in that hasher's format."""
+def check(digest: str, hasher: str, *, param: str = "password_digest") -> None:
+    """Raise Clerk's 422 for a hasher the sandbox cannot verify or a digest (sent as `param`) not in that hasher's format."""
     if hasher not in HASHERS:
-        long_message = (f"password_hasher {hasher} is not supported by the sandbox: {UNSUPPORTED[hasher]}." if hasher in UNSUPPORTED
-                        else f"{hasher} does not match one of the allowed values for parameter password_hasher")
-        raise ClerkError(422, "form_param_value_invalid", "is invalid", long_message, param="password_hasher")
+        why = f"not supported by the sandbox: {UNSUPPORTED[hasher]}." if hasher in UNSUPPORTED else None
+        raise ClerkError("FormInvalidParameterValue", param="password_hasher", value=hasher, detail=why)
     match = HASHERS[hasher].pattern.match(digest)
     problem = "it is not in that hasher's format" if match is None else HASHERS[hasher].cost(match)
     if problem:
         raise ClerkError(
-            422, "form_password_digest_invalid_code", "is invalid",
-            f"password_digest is not valid for password_hasher {hasher}: {problem}.", param="password_digest",
+            "FormPasswordDigestInvalid", param=param, message="is invalid",
+            long_message=f"{param} is not valid for password_hasher {hasher}: {problem}.",
         )
 
 

@@ -78,10 +78,8 @@ def check_not_locked(user: Mapping[str, Any], now: int) -> None:
         return
     expires = user["lockout_expires_at"]
     if expires is None:
-        long_message = "Your account is locked. For more information, please contact support."
-    else:
-        long_message = f"Your account is locked. You will be able to try again in {_duration(expires - now)}. For more information, please contact support."
-    raise ClerkError(403, "user_locked", "Account locked", long_message)
+        raise ClerkError("UserLockedIndefinitely", support="support")
+    raise ClerkError("UserLocked", timeRemaining=_duration(expires - now), support="support")
 
 
 def _duration(ms: int) -> str:

@@ -431,7 +431,7 @@ class Store:
     def user(self, user_id: str) -> sqlite3.Row:
         row = self.db.execute("SELECT * FROM users u WHERE id = ?", (user_id,)).fetchone()
         if row is None:
-            raise not_found()
+            raise not_found(user_id)
         return row
 
     def touch(self, user_id: str, changes: dict[str, Any]) -> None:

@@ -77,10 +77,10 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     assert got["merged"] == {"privateMetadata": {"n": 1}, "publicMetadata": {"tier": "gold"}}
     assert (got["banned"], got["unbanned"]) == (True, False)
     assert got["password"] == {"verified": True}
-    assert got["wrongPassword"] == {"status": 422, "codes": ["form_password_incorrect"]}
+    assert got["wrongPassword"] == {"status": 422, "codes": ["incorrect_password"]}
     assert got["totp"] == {"verified": True, "code_type": "totp"}
     assert got["backupCode"] == {"verified": True, "code_type": "backup_code"}
-    assert got["backupCodeAgain"] == {"status": 422, "codes": ["form_code_incorrect"]}
+    assert got["backupCodeAgain"] == {"status": 422, "codes": ["totp_incorrect_code"]}
     assert (got["disabledMfa"], got["johnTwoFactor"]) == ({"user_id": JOHN}, False)
     assert got["tokens"] == {"tokens": ["sandbox_google_token_alan"], "provider": "oauth_google", "totalCount": 1}
     assert got["memberships"] == {"count": 1, "totalCount": 2, "role": "org:admin", "organization": "acme"}

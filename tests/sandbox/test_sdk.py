@@ -84,7 +84,7 @@ def test_sdk_sees_clerk_errors(live) -> None:
     assert raised.value.status_code == 422 and raised.value.data.errors[0].code == "form_identifier_exists"
     with pytest.raises(models.SDKError) as failed:  # the spec gives verify_password's 422 no body schema
         clerk.users.verify_password(user_id=JANE, password="not-it-at-all")
-    assert failed.value.status_code == 422 and '"form_password_incorrect"' in failed.value.body
+    assert failed.value.status_code == 422 and '"incorrect_password"' in failed.value.body
 
 
 def test_sdk_retries_an_injected_503(live) -> None:
