@@ -1,6 +1,8 @@
 """Property-based: arguments generated from each tool's own input schema (schema-valid) and broken on purpose
 (wrong types, unknown keys, stray values) never crash the server. Every answer is a result or a clear,
-typed error — never a traceback, an empty message or a sandbox 5xx.
+typed error — never a traceback, an empty message or a sandbox 5xx. The sandbox itself, sent any JSON
+(lone surrogates, NULs, over-long passwords, odd nesting) on its write operations and harness endpoints,
+answers a success or a catalogue 4xx.
 
 The embedded sandbox is the backend and confirmation mode is `deny`, so no destructive call runs.
 One in-process MCP session serves every example (through a blocking portal) to keep the run short.
@@ -11,6 +13,7 @@ work with current Hypothesis).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +22,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp.client import Client
+from starlette.testclient import TestClient
 
 from clerk_mcp.operations import OPERATIONS
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
+from clerk_mcp.sandbox.errors import catalogue
 from clerk_mcp.sandbox.fixtures import default_seed
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
@@ -127,3 +133,56 @@ def test_broken_arguments(session: Any, tool: str):
         check(session, tool, arguments)
 
     run()
+
+
+# -- the sandbox itself, under raw HTTP ------------------------------------------------------------------------
+
+# Text with what breaks naive servers: lone surrogates (as JSON escapes), NULs, long strings.
+HOSTILE_TEXT = st.text(max_size=20) | st.sampled_from(["\ud800", "a\udfffb", "\0", "$2-not-a-bcrypt-hash", "é" * 40, "A" * 73])
+HOSTILE_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox_client() -> Iterator[TestClient]:
+    with TestClient(create_app(), headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}) as client:
+        yield client
+
+
+def sandbox_answer_is_clean(response: Any) -> None:
+    """A success, or a 4xx carrying a catalogue entry's code: never a 5xx or a body of our own."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        error = response.json()["errors"][0]
+        assert (error["code"], response.status_code) in {(e.code, e.status) for e in catalogue().values()}, response.text
+
+
+@pytest.mark.parametrize("operation", [op.name for op in OPERATIONS if op.method != "GET"])
+def test_sandbox_answers_any_json_body(sandbox_client: Any, operation: str):
+    """Any JSON (or nested fields of a real request made wrong) posted to a write operation of a seeded user."""
+    op = next(o for o in OPERATIONS if o.name == operation)
+    path = "/v1" + op.path.replace("{user_id}", SEED_USER_IDS[1]).replace("{provider}", "oauth_google")
+
+    @FUZZ
+    @given(body=HOSTILE_JSON | st.dictionaries(st.sampled_from(sorted(op.args.model_fields)), HOSTILE_JSON, max_size=4))
+    def run(body: Any) -> None:
+        content = json.dumps(body)  # lone surrogates travel as \ud800 escapes, as a client library would send them
+        sandbox_answer_is_clean(sandbox_client.request(op.method, path, content=content, headers={"Content-Type": "application/json"}))
+
+    run()
+
+
+@pytest.mark.parametrize("path", ["/_sandbox/faults", "/_sandbox/seed", "/_sandbox/reset", "/_sandbox/oauth_accounts", "/_sandbox/organization_memberships"])
+def test_sandbox_harness_answers_any_json_body(sandbox_client: Any, path: str):
+    @FUZZ
+    @given(body=HOSTILE_JSON)
+    def run(body: Any) -> None:
+        response = sandbox_client.post(path, content=json.dumps(body), headers={"Content-Type": "application/json"})
+        sandbox_answer_is_clean(response)
+        sandbox_client.delete("/_sandbox/faults")
+
+    run()
+    sandbox_client.post("/_sandbox/reset", json={"seed": True})

@@ -1,6 +1,8 @@
 """schemathesis runs Clerk's spec, limited to the sandbox's 15 Users operations, against the emulator
 (in process, through schemathesis' ASGI transport) with the bearer key: no server error (5xx), and every
-response conforms to the spec's schema for its status code.
+response conforms to the spec's schema for its status code. The same operations without a valid key get
+Clerk's 401, and the `/_sandbox/` harness endpoints, described from their own field tables
+(`harness_spec`), answer any input with a success or a Clerk-shaped 4xx, never a 5xx.
 
 One gap in the spec is filled first (`clerk_spec`): with `paginated=true` — which Clerk's JavaScript SDK
 always sends — GetOAuthAccessToken answers `{data, total_count}`, while the spec documents only the bare array.
@@ -17,13 +19,14 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app, harness
+from clerk_mcp.sandbox.errors import catalogue
 from clerk_mcp.sandbox.fixtures import default_seed
 
 from conftest import spec
@@ -90,3 +93,79 @@ def test_a_search_holding_a_nul_is_answered():
     with TestClient(create_app(), headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"}) as client:
         response = client.get("/v1/users/count", params={"query": "jan\0e", "email_address_query": "a\0bc"})
     assert response.status_code == 200 and response.json()["total_count"] == 0
+
+
+def clerk_error_body(response: Any, *, status: int | None = None) -> None:
+    """A 4xx with the body of a catalogue entry (of that status, when given)."""
+    assert 400 <= response.status_code < 500, response.text
+    error = response.json()["errors"][0]
+    assert (error["code"], response.status_code) in {(e.code, e.status) for e in catalogue().values()}, response.text
+    assert error["message"] and error["long_message"]
+    if status is not None:
+        assert response.status_code == status
+
+
+@schema.parametrize()
+@settings(max_examples=3, phases=[Phase.generate], deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_requests_without_the_key_get_clerks_401(case: schemathesis.Case):
+    """No key, a wrong one, or a malformed header: Clerk's 401, whatever the rest of the request."""
+    for authorization in (None, "Bearer sk_test_not_the_key", "Basic c2s="):
+        clerk_error_body(case.call(headers={"Authorization": authorization} if authorization else {}), status=401)
+
+
+# -- the harness endpoints -----------------------------------------------------------------------------------
+
+_OPENAPI_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"}, "boolean": {"type": "boolean"}, "object": {"type": "object"}}
+
+
+def _schema(kind: str) -> dict[str, Any]:
+    """The harness's field notation ("type", "type?" nullable, "type[]") as an OpenAPI 3.0 schema."""
+    if kind.endswith("[]"):
+        return {"type": "array", "items": _schema(kind[:-2]), "maxItems": 3}
+    base = dict(_OPENAPI_TYPES[kind.rstrip("?")])
+    return {**base, "nullable": True} if kind.endswith("?") else base
+
+
+def harness_spec() -> dict[str, Any]:
+    """An OpenAPI document for /_sandbox/, from the field tables the harness checks bodies against."""
+    def post(fields: dict[str, str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        body = {"type": "object", "properties": {name: _schema(kind) for name, kind in fields.items()}, "additionalProperties": False}
+        if required:
+            body["required"] = list(required)
+        return {"post": {
+            "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+            "responses": {"default": {"description": "any"}},
+        }}
+
+    plain = {"responses": {"default": {"description": "any"}}}
+    return {
+        "openapi": "3.0.3", "info": {"title": "clerk-mcp sandbox harness", "version": "1"},
+        "paths": {
+            "/_sandbox/reset": post(harness.RESET_FIELDS),
+            "/_sandbox/seed": post(harness.SEED_FIELDS),
+            "/_sandbox/oauth_accounts": post(harness.OAUTH_ACCOUNT_FIELDS, ("user_id", "provider")),
+            "/_sandbox/organization_memberships": post(harness.MEMBERSHIP_FIELDS, ("user_id",)),
+            "/_sandbox/faults": {**post(harness.FAULT_FIELDS), "get": plain, "delete": plain},
+            "/_sandbox/requests": {"get": plain, "delete": plain},
+        },
+    }
+
+
+harness_schema = schemathesis.openapi.from_dict(harness_spec())
+harness_schema.app = create_app()
+
+
+@harness_schema.parametrize()
+@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_the_harness_answers_any_input_without_a_5xx(case: schemathesis.Case):
+    """Valid and invalid bodies: a success or a Clerk-shaped 4xx; no fault that is not valid is ever armed."""
+    sandbox = harness_schema.app.state.sandbox
+    armed = len(sandbox.faults.list())
+    response = case.call(headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"})
+    if response.status_code >= 400:
+        clerk_error_body(response)
+        assert len(sandbox.faults.list()) in (armed, 0)  # nothing armed by a refused request
+    for fault in sandbox.faults.list():
+        harness._fault(fault)  # every armed fault passes the checks it was armed through
+    sandbox.faults.clear()

@@ -76,7 +76,7 @@ async def test_a_changed_result_is_reported_where_it_differs(transcript: Path) -
     differing = [(r.line, r.difference) for r in await replay(transcript) if r.difference and not r.skipped]
     assert differing == [
         (3, "result.banned: recorded false, replayed true"),
-        (7, 'result.message: recorded "something else", replayed "404 resource_not_found: User not found"'),
+        (7, 'result.message: recorded "something else", replayed "404 resource_not_found: No user was found with id user_missing"'),
     ]
 
 

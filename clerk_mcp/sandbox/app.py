@@ -81,7 +81,7 @@ class Sandbox:
 
 def _authenticate(headers: dict[bytes, bytes], secret_key: str) -> ClerkError | None:
     """Clerk's 401s: no Authorization header, one not of the form `Bearer <key>`, or a wrong key."""
-    if b"authorization" not in headers:
+    if not headers.get(b"authorization", b"").strip():
         return ClerkError("InvalidAuthentication")
     scheme, _, key = headers[b"authorization"].decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -249,11 +249,16 @@ def _log_entry(scope: Scope, body: bytes, status: int | None, started: float) ->
     }
 
 
-def _endpoint(handler: Any) -> Any:
+def _endpoint(handler: Any, *, multipart: bool = False) -> Any:
+    """A route running `handler` in a worker thread; `multipart`: the operation takes a form upload, others JSON."""
     async def run(request: Request) -> Response:
         call = Call(path=dict(request.path_params), query=request.query_params.multi_items(),
                     api_version=request.scope.get("clerk.api_version") or LATEST_API_VERSION)
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        content_type = request.headers.get("content-type", "")
+        if multipart != content_type.startswith("multipart/form-data"):
+            expected = "multipart/form-data" if multipart else "application/json"
+            raise ClerkError("UnsupportedContentType", actual=(content_type or "(none)")[:100], expected=expected)
+        if multipart:
             async with request.form() as form:
                 call.files = {
                     name: (part.content_type or "", await part.read()) for name, part in form.multi_items() if not isinstance(part, str)
@@ -270,7 +275,10 @@ def v1_routes() -> list[Route]:
     from ..operations import OPERATIONS
 
     ordered = sorted(OPERATIONS, key=lambda op: op.path.count("{"))
-    routes = [Route(op.path, _endpoint(HANDLERS[op.name]), methods=[op.method], name=op.name) for op in ordered]
+    routes = [
+        Route(op.path, _endpoint(HANDLERS[op.name], multipart=op.body_kind == "multipart"), methods=[op.method], name=op.name)
+        for op in ordered
+    ]
     routes.append(Route("/users/{user_id}/metadata", _endpoint(replace_user_metadata), methods=["PUT"], name="replace_user_metadata"))
     return routes
 

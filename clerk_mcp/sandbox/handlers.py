@@ -578,5 +578,6 @@ def _check_text(value: Any, param: str | None, depth: int = 0) -> None:
             _check_text(item, param, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, param or key, depth + 1)
-            _check_text(item, param or key, depth + 1)
+            name = param or key.encode("utf-8", "replace").decode()
+            _check_text(key, name, depth + 1)
+            _check_text(item, name, depth + 1)

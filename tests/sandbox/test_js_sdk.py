@@ -31,26 +31,40 @@ from .support import (
 )
 
 SDK = "@clerk/backend@3.25.0"  # the version users-api.md describes
+# The last minor pinned to API version 2025-11-10 (its dist: SUPPORTED_BAPI_VERSION = "2025-11-10"), which
+# still sends metadata in PATCH /users/{id} (clerk-docs versioning.mdx: 2026-05-12 needs @clerk/backend 3.7.0).
+LEGACY_SDK = "@clerk/backend@3.4.9"
+LEGACY_DRIVER = """
+import { createClerkClient } from '@clerk/backend';
+const args = JSON.parse(process.argv[1]);
+const users = createClerkClient({ apiUrl: args.apiUrl, secretKey: args.secretKey }).users;
+const user = await users.updateUser(args.jane, { firstName: 'Janet', publicMetadata: { plan: 'legacy' } });
+console.log(JSON.stringify({ firstName: user.firstName, publicMetadata: user.publicMetadata, privateMetadata: user.privateMetadata }));
+"""
 DRIVER = Path(__file__).with_name("js_sdk_drive.mjs")
 INSTALL_TIMEOUT_S = 45
 
 
-@pytest.fixture(scope="session")
-def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory with the SDK installed and the driver script beside it (ES modules resolve imports from there)."""
+def install(tmp_path_factory: pytest.TempPathFactory, package: str) -> Path:
+    """A directory with `package` installed and the driver script beside it (ES modules resolve imports from there)."""
     npm = shutil.which("npm")
     if not (shutil.which("node") and npm):
         pytest.skip("Node.js and npm are not on PATH: Clerk's JavaScript SDK cannot run")
     directory = tmp_path_factory.mktemp("clerk-backend-js")
-    command = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--prefer-offline", "--loglevel=error", SDK]
+    command = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--prefer-offline", "--loglevel=error", package]
     try:
         subprocess.run(command, cwd=directory, check=True, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        pytest.skip(f"npm install {SDK} took over {INSTALL_TIMEOUT_S} s (is the npm registry reachable?)")
+        pytest.skip(f"npm install {package} took over {INSTALL_TIMEOUT_S} s (is the npm registry reachable?)")
     except subprocess.CalledProcessError as failed:
-        pytest.skip(f"npm install {SDK} failed (is the npm registry reachable?): {failed.stderr.strip()[-500:]}")
+        pytest.skip(f"npm install {package} failed (is the npm registry reachable?): {failed.stderr.strip()[-500:]}")
     shutil.copy(DRIVER, directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install(tmp_path_factory, SDK)
 
 
 def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
@@ -93,3 +107,19 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     assert [(e["path"], e["body"], e["status"]) for e in replaced] == [
         (f"/v1/users/{created}/metadata", {"public_metadata": {"tier": "gold"}}, 200)
     ]
+
+
+def test_an_sdk_pinned_to_an_older_api_version_updates_metadata_its_way(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """@clerk/backend 3.4.x sends `Clerk-API-Version: 2025-11-10` and metadata in PATCH /users/{id}: accepted, as by Clerk."""
+    directory = install(tmp_path_factory, LEGACY_SDK)
+    app = create_app()
+    with serving(app) as url:
+        args = {"apiUrl": url, "secretKey": SANDBOX_SECRET_KEY, "jane": JANE}
+        ran = subprocess.run(["node", "--input-type=module", "-e", LEGACY_DRIVER, json.dumps(args)],
+                             cwd=directory, capture_output=True, text=True, timeout=30, check=False)
+    assert ran.returncode == 0, ran.stderr
+    got = json.loads(ran.stdout)
+    assert got["firstName"] == "Janet" and got["publicMetadata"] == {"plan": "legacy"}  # replaced, not merged
+    assert got["privateMetadata"] == app.state.sandbox.store.user_json(JANE)["private_metadata"] != {}
+    [patch] = [e for e in app.state.sandbox.requests.entries() if e["method"] == "PATCH"]
+    assert patch["headers"]["clerk-api-version"] == "2025-11-10" and "public_metadata" in patch["body"]
