@@ -175,7 +175,7 @@ def test_sandbox_answers_any_json_body(sandbox_client: Any, operation: str):
     run()
 
 
-@pytest.mark.parametrize("path", ["/_sandbox/faults", "/_sandbox/seed", "/_sandbox/reset", "/_sandbox/oauth_accounts", "/_sandbox/organization_memberships"])
+@pytest.mark.parametrize("path", ["/_sandbox/faults", "/_sandbox/seed", "/_sandbox/reset", "/_sandbox/oauth_accounts", "/_sandbox/organization_memberships", "/_sandbox/clock"])
 def test_sandbox_harness_answers_any_json_body(sandbox_client: Any, path: str):
     @FUZZ
     @given(body=HOSTILE_JSON)

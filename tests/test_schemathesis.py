@@ -148,6 +148,7 @@ def harness_spec() -> dict[str, Any]:
             "/_sandbox/organization_memberships": post(harness.MEMBERSHIP_FIELDS, ("user_id",)),
             "/_sandbox/faults": {**post(harness.FAULT_FIELDS), "get": plain, "delete": plain},
             "/_sandbox/requests": {"get": plain, "delete": plain},
+            "/_sandbox/clock": {**post({"freeze_at": "integer", "advance_ms": "integer", "unfreeze": "boolean"}), "get": plain},
         },
     }
 

@@ -166,7 +166,7 @@ def _fault(data: Any) -> Fault:
     if fault.method is not None and not fault.method.isalpha():
         raise param_value("method", fault.method, "must be an HTTP method such as GET.")
     if fault.status is None and fault.body is None and not fault.drop and not fault.latency_ms:
-        raise param_value("status", None, "or body, drop or latency_ms must be set.")
+        raise ClerkError("FormAtLeastOneOptionalParameterMissing", parameters="status, body, drop, latency_ms")
     return fault
 
 
@@ -220,12 +220,12 @@ def routes(sandbox: Sandbox) -> list[Route]:
         """One of {"freeze_at": ms}, {"advance_ms": ms} or {"unfreeze": true}; answers {"now": ms, "frozen": bool}."""
         actions = {"freeze_at": sandbox.clock.freeze, "advance_ms": sandbox.clock.advance, "unfreeze": lambda _: sandbox.clock.unfreeze()}
         if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in actions or data.get("unfreeze", True) is not True:
-            raise param_value("clock", 'takes exactly one of {"freeze_at": <Unix ms>}, {"advance_ms": <ms>} or {"unfreeze": true}.')
+            raise param_value("clock", data, 'takes exactly one of {"freeze_at": <Unix ms>}, {"advance_ms": <ms>} or {"unfreeze": true}.')
         (name, value), = data.items()
         try:
             actions[name](value)
         except ValueError as error:
-            raise param_value(name, str(error).removeprefix(f"{name} ")) from None
+            raise param_value(name, value, str(error).removeprefix(f"{name} ")) from None
         return sandbox.clock.state()
 
     return [

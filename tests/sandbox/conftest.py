@@ -19,7 +19,11 @@ from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
 from clerk_mcp.sandbox.errors import catalogue
 
 # Catalogue entries Clerk's catalogue does not mark as Backend API, with why the sandbox still sends them.
-NOT_MARKED_BAPI = {"TooManyRequests": "the catalogue's only generic 429 body, for an injected rate-limit fault"}
+NOT_MARKED_BAPI = {
+    "TooManyRequests": "the catalogue's only generic 429 body, for an injected rate-limit fault",
+    "UserLocked": "lockout (lockout.py): the catalogue's only entries for a locked user, marked Frontend API",
+    "UserLockedIndefinitely": "as UserLocked",
+}
 
 
 class ErrorRecorder:

@@ -83,6 +83,9 @@ REACHES: dict[str, Callable[[TestClient], Any]] = {
     "InvalidAPIVersion": lambda c: c.get("/v1/users", headers={"Clerk-API-Version": "1999-01-01"}),
     "UnsupportedContentType": lambda c: c.post(f"/v1/users/{JANE}/profile_image", json={"file": "x"}),
     "FormValidationFailed": lambda c: c.post("/_sandbox/seed", json={"users": [{"id": JANE}]}),
+    "FormAtLeastOneOptionalParameterMissing": lambda c: c.post("/_sandbox/faults", json={"path": "/v1/users"}),
+    "UserLocked": lambda c: _lock(c, "by_attempts"),
+    "UserLockedIndefinitely": lambda c: _lock(c, "loaded_locked"),
     "BadRequest": fault(400),
     "CouldNotAuthenticateRequest": fault(401),
     "QuotaExceeded": fault(403),
@@ -92,6 +95,17 @@ REACHES: dict[str, Callable[[TestClient], Any]] = {
     "ServiceUnavailable": fault(503),
     "GatewayTimeout": fault(504),
 }
+
+
+def _lock(c: TestClient, kind: str) -> Any:
+    """A verification by a locked user: locked by 10 failed attempts (for an hour), or loaded locked (indefinitely)."""
+    if kind == "by_attempts":
+        for _ in range(10):
+            c.post(f"/v1/users/{JANE}/verify_password", json={"password": "wrong-horse"})
+        return c.post(f"/v1/users/{JANE}/verify_password", json={"password": "correct-horse-battery"})
+    digest = "$2b$04$" + "a" * 53
+    assert c.post("/_sandbox/seed", json={"users": [{"id": "user_held", "locked": True, "password_digest": digest}]}).status_code == 200
+    return c.post("/v1/users/user_held/verify_password", json={"password": "anything-at-all"})
 
 
 def _patch_then(c: TestClient, update: dict[str, Any], action: str, body: dict[str, Any]) -> Any:

@@ -33,7 +33,7 @@ def test_totp_codes_follow_the_sandbox_clock(client: TestClient) -> None:
     client.post("/_sandbox/clock", json={"freeze_at": T0})
     totp = pyotp.TOTP(TOTP_SECRET)
     later_code = totp.at(T0 // 1000 + 120)  # four steps ahead: outside the one-step window
-    assert_clerk_error(client.post(f"/v1/users/{JOHN}/verify_totp", json={"code": later_code}), 422, "form_code_incorrect")
+    assert_clerk_error(client.post(f"/v1/users/{JOHN}/verify_totp", json={"code": later_code}), 422, "totp_incorrect_code")
     client.post("/_sandbox/clock", json={"advance_ms": 120_000})
     assert client.post(f"/v1/users/{JOHN}/verify_totp", json={"code": later_code}).json() == {"verified": True, "code_type": "totp"}
 

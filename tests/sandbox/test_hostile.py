@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
-from clerk_mcp.sandbox.credentials import MAX_BCRYPT_COST
+from clerk_mcp.sandbox.hashers import LIMITS
 
 from .support import JANE, JOHN, SEED_USERS, assert_clerk_error, serving
 
@@ -219,7 +219,7 @@ def test_faults_answer_with_clerks_body_for_their_status(client: TestClient):
 def test_a_costly_verification_does_not_stall_other_requests():
     """While a cost-14 bcrypt check (the bound, about a second) runs, the server keeps answering requests."""
     app = create_app()
-    digest = bcrypt.hashpw(b"slow-but-bounded", bcrypt.gensalt(MAX_BCRYPT_COST)).decode()
+    digest = bcrypt.hashpw(b"slow-but-bounded", bcrypt.gensalt(LIMITS["bcrypt_cost"])).decode()
     with serving(app) as url, httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
         user = http.post("/v1/users", json={"password_digest": digest, "password_hasher": "bcrypt"}).json()
         result: list[Any] = []
