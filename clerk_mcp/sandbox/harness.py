@@ -81,6 +81,7 @@ class Faults:
         self._faults: list[Fault] = []
 
     def add(self, fault: Fault) -> None:
+        check_fault(fault)
         with self._lock:
             self._faults.append(fault)
 
@@ -154,9 +155,10 @@ def _within(name: str, value: int | None, low: int, high: int) -> None:
         raise param_value(name, value, f"must be between {low} and {high}.")
 
 
-def _fault(data: Any) -> Fault:
-    """A fault from its JSON settings, every one checked, so a malformed fault is never armed."""
-    fault = Fault(**_checked(data, FAULT_FIELDS))
+def check_fault(fault: Fault) -> None:
+    """Raise Clerk's 422 naming the setting unless each of `fault`'s settings has its type and range:
+    `Faults.add` calls it, so a malformed fault is never armed, whether it came over HTTP or from Python."""
+    _checked(fault.public(), FAULT_FIELDS)
     _within("status", fault.status, 200, 599)
     _within("count", fault.count, 1, 2**31)
     _within("latency_ms", fault.latency_ms, 0, MAX_LATENCY_MS)
@@ -167,7 +169,6 @@ def _fault(data: Any) -> Fault:
         raise param_value("method", fault.method, "must be an HTTP method such as GET.")
     if fault.status is None and fault.body is None and not fault.drop and not fault.latency_ms:
         raise ClerkError("FormAtLeastOneOptionalParameterMissing", parameters="status, body, drop, latency_ms")
-    return fault
 
 
 def routes(sandbox: Sandbox) -> list[Route]:
@@ -212,7 +213,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return store.membership_json(fixtures.add_membership(store, data))
 
     def add_fault(data: Any) -> Any:
-        fault = _fault(data)
+        fault = Fault(**_checked(data, FAULT_FIELDS))
         sandbox.faults.add(fault)
         return fault.public()
 

@@ -16,6 +16,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
+from clerk_mcp.sandbox.errors import ClerkError
+from clerk_mcp.sandbox.harness import Fault
 from clerk_mcp.sandbox.hashers import LIMITS
 
 from .support import JANE, JOHN, SEED_USERS, assert_clerk_error, serving
@@ -262,3 +264,11 @@ def test_api_versions(client: TestClient):
     assert older.status_code == 200, older.text
     assert (older.json()["public_metadata"], older.json()["first_name"]) == ({"plan": "pro"}, "Janet")
     assert client.get(f"/v1/users/{JANE}").json()["private_metadata"] != {}  # fields not sent are left alone
+
+
+@pytest.mark.parametrize("settings", [{"status": 99}, {"status": "500"}, {"latency_ms": -5}, {"count": 0, "status": 500}, {}])
+def test_a_malformed_fault_cannot_be_armed_in_process_either(sandbox: Any, settings: dict[str, Any]):
+    with pytest.raises(ClerkError) as refused:
+        sandbox.faults.add(Fault(path="/v1/users", **settings))
+    assert refused.value.status == 422 and refused.value.long_message
+    assert sandbox.faults.list() == []
