@@ -25,7 +25,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app, harness
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app, fixtures, harness
 from clerk_mcp.sandbox.errors import catalogue
 from clerk_mcp.sandbox.fixtures import default_seed
 
@@ -116,7 +116,7 @@ def test_requests_without_the_key_get_clerks_401(case: schemathesis.Case):
 
 # -- the harness endpoints -----------------------------------------------------------------------------------
 
-_OPENAPI_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"}, "boolean": {"type": "boolean"}, "object": {"type": "object"}}
+_OPENAPI_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"}, "boolean": {"type": "boolean"}, "object": {"type": "object"}, "json": {}}
 
 
 def _schema(kind: str) -> dict[str, Any]:
@@ -143,9 +143,9 @@ def harness_spec() -> dict[str, Any]:
         "openapi": "3.0.3", "info": {"title": "clerk-mcp sandbox harness", "version": "1"},
         "paths": {
             "/_sandbox/reset": post(harness.RESET_FIELDS),
-            "/_sandbox/seed": post(harness.SEED_FIELDS),
-            "/_sandbox/oauth_accounts": post(harness.OAUTH_ACCOUNT_FIELDS, ("user_id", "provider")),
-            "/_sandbox/organization_memberships": post(harness.MEMBERSHIP_FIELDS, ("user_id",)),
+            "/_sandbox/seed": post(fixtures.FIXTURE_FIELDS),
+            "/_sandbox/oauth_accounts": post(fixtures.ACCOUNT_FIELDS | {"user_id": "string"}, ("user_id", "provider")),
+            "/_sandbox/organization_memberships": post(fixtures.MEMBERSHIP_FIELDS, ("user_id",)),
             "/_sandbox/faults": {**post(harness.FAULT_FIELDS), "get": plain, "delete": plain},
             "/_sandbox/requests": {"get": plain, "delete": plain},
             "/_sandbox/clock": {**post({"freeze_at": "integer", "advance_ms": "integer", "unfreeze": "boolean"}), "get": plain},

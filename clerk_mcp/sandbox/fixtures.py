@@ -12,7 +12,8 @@ from importlib import resources
 from typing import Any
 
 from .credentials import hash_backup_code
-from .errors import ClerkError, identifier_exists, param_format, param_value
+from .errors import ClerkError, identifier_exists, param_format, param_type, param_value
+from .handlers import Call, checked_body
 from .store import Store, new_id
 
 ROLES = {
@@ -28,8 +29,63 @@ def default_seed() -> dict[str, Any]:
     return json.loads(resources.files(__package__).joinpath("seed.json").read_text(encoding="utf-8"))
 
 
+# The fixture format above (SEED.md), in handlers.checked_body's field notation ("type", "type?" nullable,
+# "type[]"); timestamps are Unix ms. `check` holds every item to it before anything is stored.
+FIXTURE_FIELDS = {"organizations": "object[]", "users": "object[]", "organization_memberships": "object[]"}
+ORGANIZATION_FIELDS = {
+    "id": "string", "name": "string", "slug": "string?", "max_allowed_memberships": "integer", "public_metadata": "object",
+    "private_metadata": "object", "created_by": "string?", "created_at": "integer", "updated_at": "integer",
+}
+USER_FIELDS = {
+    "id": "string", "external_id": "string?", "first_name": "string?", "last_name": "string?", "locale": "string?",
+    "username": "string?", "email_addresses": "json[]", "phone_numbers": "json[]", "web3_wallets": "json[]",
+    "password_digest": "string?", "password_hasher": "string", "password_last_updated_at": "integer?", "totp_secret": "string?",
+    "backup_codes": "string[]", "public_metadata": "object", "private_metadata": "object", "unsafe_metadata": "object",
+    "banned": "boolean", "locked": "boolean", "bypass_client_trust": "boolean", "delete_self_enabled": "boolean",
+    "create_organization_enabled": "boolean", "create_organizations_limit": "integer?", "created_at": "integer",
+    "updated_at": "integer", "last_sign_in_at": "integer?", "last_active_at": "integer?", "legal_accepted_at": "integer?",
+    "mfa_enabled_at": "integer?", "mfa_disabled_at": "integer?", "external_accounts": "object[]", "sessions": "object[]",
+    "failed_verification_attempts": "integer", "lockout_expires_at": "integer?",
+}
+IDENTIFICATION_FIELDS = {"id": "string", "reserved": "boolean", "second_factor": "boolean"}  # + the kind: "email_address": "…"
+ACCOUNT_FIELDS = {
+    "id": "string", "provider": "string", "provider_user_id": "string", "identification_id": "string",
+    "email_address": "string", "first_name": "string", "last_name": "string", "username": "string?", "image_url": "string?",
+    "scopes": "string[]", "label": "string?", "public_metadata": "object", "token": "string", "token_expires_at": "integer",
+    "created_at": "integer",
+}
+SESSION_FIELDS = {"id": "string", "status": "string", "created_at": "integer"}
+MEMBERSHIP_FIELDS = {
+    "id": "string", "user_id": "string", "organization_id": "string", "organization": "object", "role": "string",
+    "public_metadata": "object", "private_metadata": "object", "created_at": "integer",
+}
+
+
+def _items(values: list[Any], fields: dict[str, str], required: tuple[str, ...] = ()) -> None:
+    for value in values:
+        checked_body(Call(body=value), fields, required)
+
+
+def check(data: Any) -> dict[str, Any]:
+    """The fixture, after Clerk-style 422s for any field of the wrong type, unknown or missing, at any level."""
+    fixture = checked_body(Call(body=data), FIXTURE_FIELDS)
+    _items(fixture.get("organizations", []), ORGANIZATION_FIELDS, ("name",))
+    _items(fixture.get("users", []), USER_FIELDS)
+    for user in fixture.get("users", []):
+        for key, kind in _IDENTIFICATIONS:
+            wrong = [i for i in user.get(key, []) if not isinstance(i, (str, dict))]
+            if wrong:
+                raise param_type(key, wrong[0], "string or object")
+            _items([i for i in user.get(key, []) if isinstance(i, dict)], IDENTIFICATION_FIELDS | {kind: "string"}, (kind,))
+        _items(user.get("external_accounts", []), ACCOUNT_FIELDS, ("provider",))
+        _items(user.get("sessions", []), SESSION_FIELDS)
+    _items(fixture.get("organization_memberships", []), MEMBERSHIP_FIELDS, ("user_id",))
+    return fixture
+
+
 def load(store: Store, data: dict[str, Any]) -> dict[str, int]:
-    """Add a fixture's organizations, users and their accounts; returns how many of each."""
+    """Add a fixture's organizations, users and their accounts (checked first); returns how many of each."""
+    data = check(data)
     with store.atomic():
         for org in data.get("organizations", []):
             add_organization(store, org)

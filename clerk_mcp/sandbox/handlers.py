@@ -90,6 +90,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "boolean": lambda v: isinstance(v, bool),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX,
     "object": lambda v: isinstance(v, dict),
+    "json": lambda v: True,  # any JSON value, checked further by the caller
 }
 
 

@@ -132,17 +132,6 @@ FAULT_FIELDS = {
     "retry_after": "integer?", "drop": "boolean", "body": "string?",
 }
 RESET_FIELDS = {"seed": "boolean?"}
-SEED_FIELDS = {"organizations": "object[]", "users": "object[]", "organization_memberships": "object[]"}
-OAUTH_ACCOUNT_FIELDS = {
-    "id": "string", "user_id": "string", "provider": "string", "provider_user_id": "string", "identification_id": "string",
-    "email_address": "string", "first_name": "string", "last_name": "string", "username": "string?", "image_url": "string?",
-    "scopes": "string[]", "label": "string?", "public_metadata": "object", "token": "string", "token_expires_at": "integer",
-    "created_at": "integer",
-}
-MEMBERSHIP_FIELDS = {
-    "id": "string", "user_id": "string", "organization_id": "string", "organization": "object", "role": "string",
-    "public_metadata": "object", "private_metadata": "object", "created_at": "integer",
-}
 MAX_LATENCY_MS, MAX_RETRY_AFTER = 60_000, 86_400
 
 
@@ -196,10 +185,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return {"reset": True, "seeded": seeded}
 
     def seed(data: Any) -> Any:
-        return fixtures.load(store, _checked(data, SEED_FIELDS) if data else fixtures.default_seed())
+        return fixtures.load(store, data if data else fixtures.default_seed())
 
     def oauth_account(data: Any) -> Any:
-        data = _checked(data, OAUTH_ACCOUNT_FIELDS, required=("user_id", "provider"))
+        data = _checked(data, fixtures.ACCOUNT_FIELDS | {"user_id": "string"}, required=("user_id", "provider"))
         account_id = fixtures.add_external_account(store, data)
         user = store.user_json(data["user_id"])
         account = next(a for a in user["external_accounts"] if a["id"] == account_id)
@@ -207,7 +196,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return {"external_account": account, "oauth_access_token": next(t for t in token if t["external_account_id"] == account_id)}
 
     def membership(data: Any) -> Any:
-        data = _checked(data, MEMBERSHIP_FIELDS, required=("user_id",))
+        data = _checked(data, fixtures.MEMBERSHIP_FIELDS, required=("user_id",))
         if "organization_id" not in data and "organization" not in data:
             raise param_missing("organization_id")
         return store.membership_json(fixtures.add_membership(store, data))

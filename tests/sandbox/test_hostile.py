@@ -272,3 +272,19 @@ def test_a_malformed_fault_cannot_be_armed_in_process_either(sandbox: Any, setti
         sandbox.faults.add(Fault(path="/v1/users", **settings))
     assert refused.value.status == 422 and refused.value.long_message
     assert sandbox.faults.list() == []
+
+
+@pytest.mark.parametrize(("fixture", "code", "param"), [
+    ({"users": [{"id": "user_bad1", "created_at": "yesterday"}]}, "form_param_value_invalid", "created_at"),
+    ({"users": [{"id": "user_bad2", "public_metadata": "x"}]}, "form_param_value_invalid", "public_metadata"),
+    ({"users": [{"id": "user_bad3", "email_addresses": [5]}]}, "form_param_value_invalid", "email_addresses"),
+    ({"users": [{"id": "user_bad4", "phone_numbers": [{"id": "idn_x"}]}]}, "form_param_missing", "phone_number"),
+    ({"users": [{"id": "user_bad5", "external_accounts": [{"provider": "oauth_x", "scopes": "email"}]}]}, "form_param_value_invalid", "scopes"),
+    ({"users": [{"id": "user_bad6", "shoe_size": 44}]}, "form_param_unknown", "shoe_size"),
+    ({"organizations": [{"slug": "no-name"}]}, "form_param_missing", "name"),
+    ({"organization_memberships": [{"user_id": JANE, "role": 1}]}, "form_param_value_invalid", "role"),
+])
+def test_a_fixture_is_checked_at_every_level_before_anything_is_stored(client: TestClient, fixture: Any, code: str, param: str):
+    """A seeded value of the wrong type would later be rendered as it is, outside Clerk's schema."""
+    assert_clerk_error(client.post("/_sandbox/seed", json=fixture), 422, code, param)
+    assert client.get("/v1/users/count").json()["total_count"] == SEED_USERS
