@@ -104,7 +104,8 @@ def _lock(c: TestClient, kind: str) -> Any:
             c.post(f"/v1/users/{JANE}/verify_password", json={"password": "wrong-horse"})
         return c.post(f"/v1/users/{JANE}/verify_password", json={"password": "correct-horse-battery"})
     digest = "$2b$04$" + "a" * 53
-    assert c.post("/_sandbox/seed", json={"users": [{"id": "user_held", "locked": True, "password_digest": digest}]}).status_code == 200
+    held = {"id": "user_held", "locked": True, "lockout_expires_at": None, "password_digest": digest}
+    assert c.post("/_sandbox/seed", json={"users": [held]}).status_code == 200
     return c.post("/v1/users/user_held/verify_password", json={"password": "anything-at-all"})
 
 
