@@ -9,7 +9,7 @@ which fails every leg, since the model then never sees the message.
 
 Seed users (clerk_mcp/sandbox/SEED.md): Jane is read and written, Ada deleted with the human's approval, Grace's
 deletion is declined and then refused. The 404 text is the sandbox's Clerk error for an unknown user
-(clerk_mcp/sandbox/errors.py, `long_message` "User not found").
+(the catalogue entry UserNotFound, `long_message` "No user was found with id <userID>").
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def judge(leg: str, seen: dict[str, Any], tool_names: set[str]) -> str | None:
     if leg == "accepted":
         return _success(seen, ADA, lambda s: s.get("deleted") is True)
     if leg == "error":
-        return _failure(seen, "User not found")
+        return _failure(seen, "No user was found with id")
     if leg == "invalid":
         return _failure(seen, "limit")
     if leg == "declined":
