@@ -2,20 +2,22 @@
 
 Logs and notices go to stderr; in stdio mode stdout carries nothing but MCP protocol.
 Exit codes: 0 success, 1 a tool returned an error (or `manifests --check` found drift), 2 bad usage or a setting
-that stops start-up (one line per problem on stderr), 130 stopped by Ctrl-C (SIGINT).
+that stops start-up (one line per problem on stderr), 130 stopped by Ctrl-C (SIGINT), 141 stdout closed early
+(as for a command killed by SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 
-EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 def _policy_flags(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # whatever read stdout has gone (`clerk-mcp tools | head -1`): stop quietly, like cat
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor fail again flushing at exit
+        return EXIT_BROKEN_PIPE
 
 
 def _dispatch(ns: argparse.Namespace) -> int:

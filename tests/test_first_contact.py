@@ -9,6 +9,7 @@ one Ctrl-C stops every long-running command without a traceback; the emulator sa
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -251,3 +252,19 @@ def test_a_busy_port_is_one_line_and_exit_2(command):
         proc = cli(*command, "--port", str(port))
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"clerk-mcp: cannot bind 127.0.0.1:{port}: Address already in use"]
+
+
+@pytest.mark.parametrize("command", [("tools",), ("call", "get_user_list", '{"limit": 3}')])
+def test_stdout_closed_early_is_a_quiet_stop(command):
+    """`clerk-mcp tools | head -1`: the reader leaves before clerk-mcp writes; no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [*COMMANDS["clerk-mcp"], *command], stdout=write_end, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True, timeout=120, env=clean_env(), check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
