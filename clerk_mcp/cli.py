@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--secret-key", help="bearer key clients must send (default: sk_test_sandbox)")
     emulator.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     emulator.add_argument("--empty", action="store_true", help="start with no demo data")
+    emulator.add_argument(
+        "--lockout-attempts", metavar="N|off",
+        help="failed verifications before a user is locked (default: Clerk's for new instances; off: never)",
+    )
+    emulator.add_argument(
+        "--lockout-duration", metavar="SECONDS|indefinite",
+        help="how long a lockout lasts (default: Clerk's for new instances; indefinite: until unlocked)",
+    )
 
     rotate = sub.add_parser("rotate-state-key", help="put a new confirmation-sealing key first in Redis's ring; restart replicas after")
     rotate.add_argument("--redis-url", help="default: CLERK_MCP_REDIS_URL")
@@ -134,13 +142,37 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+def _lockout(attempts: str | None, duration: str | None) -> Any:
+    """The emulator's lockout policy from its flags; Clerk's defaults for what is not given (sandbox/lockout.py)."""
+    from .sandbox.lockout import MIN_MAX_ATTEMPTS, Lockout
+
+    given: dict[str, int | None] = {}
+    for name, flag, raw, word in (
+        ("max_attempts", "--lockout-attempts", attempts, "off"), ("duration_s", "--lockout-duration", duration, "indefinite"),
+    ):
+        if raw is not None:
+            if raw != word and not raw.isdigit():
+                raise ValueError(f"{flag} takes a whole number or {word}")
+            given[name] = None if raw == word else int(raw)
+    attempts_given = given.get("max_attempts", MIN_MAX_ATTEMPTS)
+    if attempts_given is not None and attempts_given < MIN_MAX_ATTEMPTS:
+        raise ValueError(f"--lockout-attempts must be at least {MIN_MAX_ATTEMPTS} (Clerk's minimum), or off")
+    if given.get("duration_s", 1) == 0:
+        raise ValueError("--lockout-duration must be at least 1 second, or indefinite")
+    return Lockout(**given)
+
+
 def _dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "emulator":
         from .http import listening_socket, origin
         from .sandbox import SANDBOX_SECRET_KEY, serve
 
+        lockout = _lockout(ns.lockout_attempts, ns.lockout_duration)  # checked before the port is bound
         sock = listening_socket(ns.host, ns.port)  # bound before "listening" is printed; a busy port is a usage error
-        serve(sock, origin(sock), secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty)
+        serve(
+            sock, origin(sock), secret_key=ns.secret_key or SANDBOX_SECRET_KEY, db_path=ns.db, seed=not ns.empty,
+            lockout=lockout,
+        )
         return EXIT_OK
     if ns.command == "replay":
         from .transcripts import run_replay

@@ -268,3 +268,24 @@ def test_stdout_closed_early_is_a_quiet_stop(command):
         os.close(write_end)
     assert proc.returncode == 141
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+
+
+def test_the_emulator_takes_its_lockout_policy_from_flags():
+    process = start("emulator", "--port", "0", "--lockout-attempts", "6", "--lockout-duration", "indefinite")
+    try:
+        line = process.stderr.readline()
+        assert "listening on" in line, line
+        url = line.split(" on ")[1].split()[0]
+        users = httpx.get(f"{url}/v1/users", params={"limit": 100}, headers=SANDBOX).json()
+        open_users = [u for u in users if not u["locked"]]
+        assert open_users and {u["verification_attempts_remaining"] for u in open_users} == {6}
+    finally:
+        process.kill()
+        process.communicate()
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--lockout-attempts", "4"), ("--lockout-attempts", "0"), ("--lockout-attempts", "ten"), ("--lockout-duration", "0"), ("--lockout-duration", "-5")])
+def test_a_bad_lockout_flag_is_one_line_and_exit_2(flag, value):
+    done = cli("emulator", "--port", "0", flag, value)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("clerk-mcp: ") and "Traceback" not in done.stderr
