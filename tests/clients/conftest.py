@@ -42,7 +42,7 @@ def clerk_mcp_command() -> str:
 @pytest.fixture
 def mcp_url(tmp_path: Path) -> Iterator[str]:
     """`clerk-mcp serve --http` on a free loopback port, as the README starts it (loopback: no token)."""
-    with serve_http(tmp_path, "--audit-log", str(tmp_path / "audit.jsonl"), token=False, lifetime=120) as served:
+    with serve_http(tmp_path, "--audit-log", str(tmp_path / "audit.jsonl"), token=False, lifetime=600) as served:
         yield f"{served.url}/mcp"
 
 

@@ -213,4 +213,7 @@ def test_the_record_is_this_runs_outcomes(request: pytest.FixtureRequest):
         pytest.skip(f"part of the matrix did not run: {', '.join(sorted(missing))}")
     if compat.UPDATE:
         pytest.skip("UPDATE_COMPAT: the record is rewritten at the end of this session")
-    assert compat.load() == recorded, "run: UPDATE_COMPAT=1 python -m pytest tests/clients"
+    # Legs, not versions: `mcp` is a range in pyproject.toml, so CI may install a newer 2.x than the record names;
+    # what the table claims (which legs pass) must still hold with it.
+    legs = {cell: entry["legs"] for cell, entry in compat.load().items()}
+    assert legs == {cell: entry["legs"] for cell, entry in recorded.items()}, "run: UPDATE_COMPAT=1 python -m pytest tests/clients"
