@@ -29,7 +29,7 @@ from .http import MCP_PATH
 from .operations import OPERATIONS
 from .policy import Policy
 from .server import every_tool
-from .settings import HTTP_ONLY, Settings
+from .settings import HTTP_ONLY, Settings, env_name
 
 SERVER_NAME = "io.github.clerk-mcp/clerk-mcp"
 SERVER_TITLE = "Clerk Users"
@@ -152,8 +152,7 @@ def server_entry() -> dict[str, Any]:
 def environment_variable(name: str) -> dict[str, Any]:
     """One setting as a registry input: its variable name, description, default, format and secrecy."""
     field = Settings.model_fields[name]
-    aliases = getattr(field.validation_alias, "choices", ())
-    env = next((a for a in aliases if a.isupper()), Settings.model_config["env_prefix"] + name.upper())
+    env = env_name(name)
     kinds = _leaf_types(field.annotation)
     var: dict[str, Any] = {"name": env, "description": field.description, "isRequired": False}
     if bool in kinds:

@@ -236,10 +236,12 @@ async def test_a_burst_over_three_replicas_stays_within_the_shared_rate_limit(
     assert failures == []
     log = clerk_requests(clerk)
     assert len(log) == 300 and {entry["status"] for entry in log} == {200}
-    # Any `limit` + 1 requests, as the emulator saw them arrive, span more than one window.
+    # Any `limit` + 1 requests, as the emulator saw them arrive, span about a window or more: the limiter holds each
+    # slot 10 % longer than the window to absorb arrival jitter, and a loaded machine can bunch arrivals by that much
+    # (seen: 51 within 934 ms at load 9 on 2 cores). Without the limiter, all 300 arrive within a fraction of a window.
     arrivals = sorted(entry["time"] for entry in log)
     tightest = min(later - earlier for earlier, later in zip(arrivals, arrivals[limit:]))
-    assert tightest > window * 1000, f"{limit + 1} requests within {tightest} ms"
+    assert tightest > window * 1000 * 0.8, f"{limit + 1} requests within {tightest} ms"
     assert elapsed >= (300 - limit) / limit * window * 0.9  # they really queued
 
 
