@@ -547,14 +547,19 @@ HANDLERS: dict[str, Callable[[Store, Call], Any]] = {
 }
 
 
+def _not_json(constant: str) -> Any:
+    """Python's parser takes NaN and Infinity; JSON does not, and a stored one could never be rendered again."""
+    raise ValueError(constant)
+
+
 def json_body(raw: bytes) -> Any:
     """A request's JSON body (None when empty), or Clerk's 400 for malformed JSON."""
     if not raw.strip():
         return None
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
     except ValueError:
-        raise ClerkError("InvalidRequestBody", detail="the body is not valid JSON.") from None
+        raise ClerkError("InvalidRequestBody", detail="the body is not valid JSON (NaN and Infinity are not JSON).") from None
     except RecursionError:
         raise ClerkError("InvalidRequestBody", detail=f"JSON values may nest at most {MAX_JSON_DEPTH} levels deep.") from None
     _check_text(body, None)

@@ -107,6 +107,21 @@ def test_deeply_nested_json_is_a_400(client: TestClient, depth: int):
     assert client.get("/v1/users/count").json()["total_count"] == SEED_USERS
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_and_nothing_is_stored(client: TestClient, constant: str):
+    json_headers = {"Content-Type": "application/json"}
+    for method, path, body in (
+        ("PATCH", f"/v1/users/{JANE}/metadata", '{"public_metadata": {"x": %s}}'),
+        ("POST", "/v1/users", '{"email_address": ["nan@example.com"], "unsafe_metadata": {"x": [%s]}}'),
+        ("POST", "/_sandbox/seed", '{"users": [{"first_name": "N", "public_metadata": {"x": %s}}]}'),
+    ):
+        answer = client.request(method, path, content=body % constant, headers=json_headers)
+        assert_clerk_error(answer, 400, "request_body_invalid")
+    assert client.get(f"/v1/users/{JANE}").status_code == 200
+    assert client.get("/v1/users", params={"limit": 500}).status_code == 200
+    assert client.get("/v1/users/count").json()["total_count"] == SEED_USERS
+
+
 # -- point 5: keys before bodies, capped bodies, nothing kept from refused requests -----------------------
 
 
