@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ResultTooLarge
 from .models import Args
-from .operations import Operation
+from .operations import Effect, Operation
 from .policy import redact_args
+from .results import User
 
 if TYPE_CHECKING:
     import httpx
@@ -58,14 +59,24 @@ def bounded(op: Operation, args: Args, data: dict[str, Any], budget: int) -> tup
 
     A cut page keeps its first records and says so in `truncated` (one line), with `next_offset` (and
     `next_starting_after` where Clerk takes the cursor) to continue. Clients cap one tool result (Claude
-    Code at 25,000 tokens by default) and drop or refuse what passes the cap. Raises `ResultTooLarge` when
-    not even one record fits, or the result is not a page.
+    Code at 25,000 tokens by default) and drop or refuse what passes the cap. A single user record over the
+    limit becomes its summary, saying so: a write that succeeded must not read as failed. Raises
+    `ResultTooLarge` when even that does not fit, or not even one record of a page does.
     """
     text = render(data)
     if len(text.encode()) <= budget or _tokens(text) <= budget:  # a token is at least one byte: most results stop here
         return data, text
     records = data.get("data")
     if not isinstance(records, list) or "offset" not in op.args.model_fields:
+        if op.result is User:
+            done = "" if op.effect is Effect.READ else f" {op.name} was carried out."
+            summary = {**summarize_user(data), "truncated": (
+                f"The full user record is over this server's limit of {budget:,} tokens for one result (its metadata, "
+                f"most likely): this is its summary.{done}"
+            )}
+            text = render(summary)
+            if _tokens(text) <= budget:
+                return summary, text
         raise ResultTooLarge(_too_large(op, budget))
     fits, over = 0, len(records)  # the largest number of records that fits lies in [fits, over)
     while over - fits > 1:
@@ -92,16 +103,19 @@ def _first(op: Operation, args: Args, data: dict[str, Any], n: int) -> dict[str,
     if _cursor_applies(op, args):
         page["next_starting_after"] = records[n - 1].get("id")
     page["truncated"] = (
-        f"Showing {n} of the {len(records)} records Clerk returned: all of them would pass this server's limit for one "
+        f"Showing {n} of the {len(records)} records Clerk returned: all of them would exceed this server's limit for one "
         f"result. Continue with offset={page['next_offset']}."
     )
     return page
 
 
 def _too_large(op: Operation, budget: int) -> str:
+    done = "" if op.effect is Effect.READ else f"{op.name} was carried out, but "
+    fewer = [hint for field, hint in (("view", "view=summary"), ("limit", "a smaller limit")) if field in op.args.model_fields]
+    ask = f"Ask for less ({', '.join(fewer)}), or the" if fewer else "The"
     return (
-        f"{op.name}'s result is over this server's limit of {budget:,} tokens for one result, even cut to one record. "
-        "Ask for less (view=summary, a smaller limit), or the operator can raise CLERK_MCP_MAX_RESULT_TOKENS."
+        f"{done}{op.name}'s result is over this server's limit of {budget:,} tokens for one result, even cut to one "
+        f"record. {ask} operator can raise CLERK_MCP_MAX_RESULT_TOKENS."
     )
 
 
