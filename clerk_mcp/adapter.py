@@ -24,7 +24,7 @@ import stamina
 from stamina.instrumentation import LoggingOnRetryHook, RetryDetails, set_on_retry_hooks
 
 from . import __version__
-from .errors import BadUpstreamResponse, ClerkAPIError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .errors import BadUpstreamResponse, ClerkAPIError, InvalidArguments, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .models import Args, SetUserProfileImageArgs
 from .operations import Operation
 
@@ -125,7 +125,10 @@ class ClerkClient:
             given.pop(name, None)
         if op.body_kind == "query":
             params = [(k, _query_value(x)) for k, v in given.items() if v is not None for x in _listify(v)]
-            return self._http.build_request(op.method, path, params=params)
+            try:
+                return self._http.build_request(op.method, path, params=params)
+            except httpx.InvalidURL:  # httpx caps a URL component at 64 KiB; Clerk would refuse it too
+                raise InvalidArguments(op.name, ["the query parameters make the URL too long; send fewer or shorter values"]) from None
         if op.body_kind == "multipart":
             assert isinstance(args, SetUserProfileImageArgs)
             content, content_type = args.image()

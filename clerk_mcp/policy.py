@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -37,8 +38,12 @@ from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation
 from .settings import ConfirmMode, Settings
 from .state import SharedState
 
-# Argument values that never reach a log, an audit line or an error message.
-SECRET_ARGS = frozenset({"password", "password_digest", "code", "totp_secret", "backup_codes", "file_base64"})
+logger = logging.getLogger(__name__)
+
+# Argument values that never reach a log, an audit line, a transcript, a preview or an error message.
+# `private_metadata` too: results hide it by default, and an operator's API keys or notes kept there are no
+# business of an audit trail.
+SECRET_ARGS = frozenset({"password", "password_digest", "code", "totp_secret", "backup_codes", "file_base64", "private_metadata"})
 INPUT_REQUIRED_VERSION = "2026-07-28"
 CONFIRM_KEY = "confirm"
 # Longer than sealed request state lives (10 min): a nonce is remembered for as long as it could be replayed.
@@ -352,13 +357,18 @@ class AuditLog:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append `record`; a failed write (a full disk) is reported on stderr, since the call it records has run."""
         line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
-        with self._lock:
-            os.write(self._fd, line)
+        try:
+            with self._lock:
+                os.write(self._fd, line)
+        except OSError as exc:
+            logger.error("clerk-mcp: could not append to %s (%s); the call's result is returned", self.path, exc.strerror)
 
     def close(self) -> None:
         os.close(self._fd)

@@ -190,3 +190,26 @@ def test_transcripts_mask_every_kind_of_oauth_secret() -> None:
     tokens = {"data": [{"token": "t1", "token_secret": "t2", "id_token": "t3", "provider": "oauth_x"}]}
     line = json.dumps(entry("get_o_auth_access_token", {"user_id": USER_ID}, CallToolResult(content=[], structured_content=tokens)))
     assert all(secret not in line for secret in ('"t1"', '"t2"', '"t3"')) and "oauth_x" in line
+
+
+async def test_private_metadata_stays_out_of_the_audit_log_and_the_transcript(clerk: FakeClerk, tmp_path) -> None:
+    audit, transcript = tmp_path / "audit.jsonl", tmp_path / "transcript.jsonl"
+    arguments = {"user_id": USER_ID, "private_metadata": {"api_key": "sk_live_PRIVATE-NOTE"}, "public_metadata": {"plan": "pro"}}
+    async with Client(make_server(clerk, audit_log=audit, record=transcript)) as client:
+        result = await client.call_tool("update_user_metadata", arguments)
+    assert not result.is_error
+    assert json.loads(clerk.requests[0].content)["private_metadata"] == {"api_key": "sk_live_PRIVATE-NOTE"}, "Clerk gets it"
+    for log in (audit, transcript):
+        (line,) = log.read_text().splitlines()
+        assert "PRIVATE-NOTE" not in line and json.loads(line)["arguments"]["private_metadata"] == "***"
+        assert json.loads(line)["arguments"]["public_metadata"] == {"plan": "pro"}
+
+
+async def test_an_audit_log_that_cannot_be_written_does_not_hide_a_call_that_ran(clerk: FakeClerk, caplog) -> None:
+    """A full disk (/dev/full) after the call was sent: the result is the call's, and the failure is logged."""
+    caplog.set_level(logging.ERROR)
+    async with Client(make_server(clerk, audit_log="/dev/full")) as client:
+        result = await client.call_tool("update_user_metadata", {"user_id": USER_ID, "public_metadata": {"a": 1}})
+    assert not result.is_error and result.structured_content["id"] == USER_ID
+    assert clerk.writes() == [("PATCH", f"/v1/users/{USER_ID}/metadata")]
+    assert "could not append to /dev/full (No space left on device)" in caplog.text

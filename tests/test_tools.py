@@ -192,3 +192,13 @@ async def test_unknown_tool_is_an_error_naming_the_available_ones(clerk, server_
     assert result.is_error
     assert "unknown tool" in text_of(result) and "get_user" in text_of(result)
     assert clerk.requests == []
+
+
+async def test_a_query_too_long_for_a_url_is_an_invalid_argument_and_nothing_is_sent(clerk, server_factory):
+    async with Client(server_factory()) as client:
+        result = await client.call_tool("get_user_list", {"query": "q" * 70_000})
+        preview = await client.call_tool("get_users_count", {"email_address": ["a" * 70_000]})
+    for refused in (result, preview):
+        assert refused.is_error and payload(refused)["error"] == "invalid_arguments", text_of(refused)
+        assert "URL too long" in text_of(refused) and "failed inside clerk-mcp" not in text_of(refused)
+    assert clerk.requests == []
