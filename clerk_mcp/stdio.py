@@ -10,14 +10,18 @@ block; Windows), the SDK's own reader is used. Everything else (framing, stdout)
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import selectors
 import sys
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -64,4 +68,40 @@ async def serve_stdio(server: MCPServer) -> None:
     stdin = _lines(sys.stdin.fileno()) if _watchable(sys.stdin.fileno()) else None
     async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
         lowlevel = server._lowlevel_server
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        messages, received = anyio.create_memory_object_stream[Any](0)
+        async with anyio.create_task_group() as group:
+            group.start_soon(_answer_unreadable, read_stream, messages, write_stream)
+            await lowlevel.run(received, write_stream, lowlevel.create_initialization_options())
+            group.cancel_scope.cancel()
+
+
+async def _answer_unreadable(lines: Any, messages: Any, out: Any) -> None:
+    """Pass messages on; answer a line that is no JSON-RPC message with an error, as the HTTP transport does.
+
+    The SDK's stdio reader hands such a line on as an exception, which the session only logs: the client
+    would wait for an answer forever (JSON-RPC 2.0 §5.1: -32700 for text that is not JSON, -32600 otherwise).
+    """
+    async with messages:
+        async for item in lines:
+            if isinstance(item, Exception):
+                await out.send(SessionMessage(_error_for(item)))
+            else:
+                await messages.send(item)
+
+
+def _error_for(problem: Exception) -> JSONRPCError:
+    """The error answering an unreadable line, with the request's id where the line still shows one."""
+    first = problem.errors()[0] if isinstance(problem, ValidationError) and problem.errors() else {}
+    raw = first.get("input")
+    if first.get("type") == "json_invalid":  # pydantic's JSON is stricter than JSON (lone surrogates): try Python's
+        try:
+            raw = json.loads(raw)
+        except (TypeError, ValueError):
+            return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error: the line is not JSON"))
+    request_id = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(request_id, (str, int)) or isinstance(request_id, bool):
+        request_id = None
+    return JSONRPCError(
+        jsonrpc="2.0", id=request_id,
+        error=ErrorData(code=INVALID_REQUEST, message="Invalid request: not a JSON-RPC message this server can read"),
+    )

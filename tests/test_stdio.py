@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from mcp import StdioServerParameters
@@ -66,3 +67,40 @@ def test_stdout_carries_only_json_rpc() -> None:
     assert by_id[2]["result"]["structuredContent"]["object"] == "total_count"
     assert by_id[3]["result"]["isError"] is True
     assert "sandbox mode" in stderr
+
+
+def test_a_line_that_is_no_message_is_answered_not_dropped() -> None:
+    """JSON-RPC 2.0 §5.1, as the HTTP transport answers: a client must never wait forever for a reply."""
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+    lines = [
+        json.dumps(initialize),
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_user","arguments":{"user_id":"\\ud800"}}}',
+        '{"jsonrpc":"2.0","id":3,"method":"tools/li',
+        "[1, 2]",
+        json.dumps({"jsonrpc": "2.0", "id": 4, "method": "ping"}),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clerk_mcp.cli"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=ENV,
+    )
+    watchdog = threading.Timer(60, process.kill)  # a hang bound, not a timing assertion: a killed server ends the read
+    watchdog.start()
+    try:
+        process.stdin.write("\n".join(lines) + "\n")
+        process.stdin.flush()
+        answers: list[dict] = []
+        while not any(a.get("id") == 4 for a in answers):  # the ping's answer comes last; the wait is only a hang bound
+            line = process.stdout.readline()
+            assert line, process.stderr.read()
+            answers.append(json.loads(line))
+    finally:
+        process.stdin.close()
+        stderr = process.stderr.read()
+        process.wait(timeout=60)
+        watchdog.cancel()
+    by_id = {a["id"]: a for a in answers if a["id"] is not None}
+    assert by_id[2]["error"]["code"] == -32600 and "result" in by_id[1] and by_id[4]["result"] == {}
+    unnamed = sorted(a["error"]["code"] for a in answers if a["id"] is None)
+    assert unnamed == [-32700, -32600], answers  # the cut-off line is not JSON; the array is JSON but no message
+    assert "Traceback" not in stderr
