@@ -81,6 +81,8 @@ UPDATE_USER_FIELDS = {
     "created_at": "string?", "bypass_client_trust": "boolean?",
 }
 METADATA_FIELDS = {"public_metadata": "object", "private_metadata": "object", "unsafe_metadata": "object"}
+# "Metadata is limited to 8KB maximum" (clerk-docs docs/_partials/metadata-callout.mdx, a7cebf5), per field as stored.
+MAX_METADATA_BYTES = 8 * 1024
 VERIFY_PASSWORD_FIELDS = {"password": "string"}
 VERIFY_TOTP_FIELDS = {"code": "string"}
 
@@ -336,7 +338,7 @@ def create_user(store: Store, call: Call) -> Any:
         "first_name": body.get("first_name"), "last_name": body.get("last_name"), "locale": body.get("locale"),
         "username": _username(store, body["username"]) if body.get("username") else None,
         "external_id": _external_id(store, body["external_id"]) if body.get("external_id") else None,
-        **{name: json.dumps(body.get(name) or {}) for name in METADATA_FIELDS},
+        **{name: _metadata(name, body.get(name) or {}) for name in METADATA_FIELDS},
         **_credentials(body, now),
         **_settings(body),
     }
@@ -379,7 +381,7 @@ def update_user(store: Store, call: Call) -> Any:
         if not store.rows("SELECT 1 FROM images WHERE id = ? AND user_id = ?", (body["profile_image_id"], user_id)):
             raise param_value("profile_image_id", body["profile_image_id"], "must be the id of an image uploaded for this user.")
         columns["image_id"] = body["profile_image_id"]
-    columns |= {name: json.dumps(body[name]) for name in METADATA_FIELDS if name in body}
+    columns |= {name: _metadata(name, body[name]) for name in METADATA_FIELDS if name in body}
     columns |= _credentials(body, now) | _settings(body)
     columns["mfa_enabled_at"] = _mfa_enabled_at(user, columns, now)
     if body.get("sign_out_of_other_sessions"):
@@ -402,10 +404,19 @@ def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _metadata(name: str, value: dict[str, Any]) -> str:
+    """`value` as stored, or Clerk's 422 when it is over the 8 KB limit."""
+    stored = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if len(stored.encode()) > MAX_METADATA_BYTES:
+        raise ClerkError("FormParameterSizeTooLarge", param=name, message="exceeds the maximum allowed size",
+                         detail=f"{name} is {len(stored.encode()):,} bytes as JSON; Clerk keeps at most 8 KB.")
+    return stored
+
+
 def update_user_metadata(store: Store, call: Call) -> Any:
     user = store.user(call.path["user_id"])
     body = checked_body(call, METADATA_FIELDS)
-    store.touch(user["id"], {name: json.dumps(_deep_merge(json.loads(user[name]), patch)) for name, patch in body.items()})
+    store.touch(user["id"], {name: _metadata(name, _deep_merge(json.loads(user[name]), patch)) for name, patch in body.items()})
     return store.user_json(user["id"])
 
 
@@ -413,7 +424,7 @@ def replace_user_metadata(store: Store, call: Call) -> Any:
     """PUT /users/{user_id}/metadata: each supplied field replaces the stored one (JS SDK's updateUser)."""
     user = store.user(call.path["user_id"])
     body = checked_body(call, METADATA_FIELDS)
-    store.touch(user["id"], {name: json.dumps(value) for name, value in body.items()})
+    store.touch(user["id"], {name: _metadata(name, value) for name, value in body.items()})
     return store.user_json(user["id"])
 
 

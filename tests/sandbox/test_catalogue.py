@@ -62,6 +62,7 @@ REACHES: dict[str, Callable[[TestClient], Any]] = {
     "FormInvalidWeb3WalletAddress": create(web3_wallet=["0x123"]),
     "FormInvalidTime": create(created_at="yesterday"),
     "FormParameterArrayLengthMismatch": create(email_address=["a@example.com"], email_address_identification_status=["verified", "reserved"]),
+    "FormParameterSizeTooLarge": create(public_metadata={"notes": "x" * 8200}),
     "FormParameterArraySizeExceeded": lambda c: c.get("/v1/users", params={"user_id": [f"user_{i}" for i in range(101)]}),
     "FormInvalidPasswordLengthTooShort": create(password="short"),
     "FormInvalidPasswordLengthTooLong": create(password="A" * 73),

@@ -122,6 +122,22 @@ def test_nan_and_infinity_are_not_json_and_nothing_is_stored(client: TestClient,
     assert client.get("/v1/users/count").json()["total_count"] == SEED_USERS
 
 
+def test_metadata_over_clerks_8_kb_is_refused_and_nothing_changes(client: TestClient):
+    """"Metadata is limited to 8KB maximum" (clerk-docs metadata-callout.mdx): checked on what would be stored."""
+    before = client.get(f"/v1/users/{JANE}").json()["public_metadata"]
+    fits = client.patch(f"/v1/users/{JANE}/metadata", json={"public_metadata": {"notes": "x" * 4000}})
+    assert fits.status_code == 200
+    for attempt in (
+        client.patch(f"/v1/users/{JANE}/metadata", json={"public_metadata": {"more": "y" * 4200}}),  # merged: over
+        client.put(f"/v1/users/{JANE}/metadata", json={"private_metadata": {"a": "z" * 9000}}),
+        client.post("/v1/users", json={"email_address": ["big@example.com"], "unsafe_metadata": {"a": "é" * 4500}}),
+    ):
+        error = assert_clerk_error(attempt, 422, "form_param_exceeds_allowed_size")
+        assert "8 KB" in error["long_message"]
+    assert client.get(f"/v1/users/{JANE}").json()["public_metadata"] == {**before, "notes": "x" * 4000}
+    assert client.get("/v1/users/count").json()["total_count"] == SEED_USERS
+
+
 # -- point 5: keys before bodies, capped bodies, nothing kept from refused requests -----------------------
 
 
