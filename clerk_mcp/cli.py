@@ -164,9 +164,14 @@ def _lockout(attempts: str | None, duration: str | None) -> Any:
 
 def _dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "emulator":
-        from .http import listening_socket, origin
+        from .http import is_loopback, listening_socket, origin
         from .sandbox import SANDBOX_SECRET_KEY, serve
 
+        if not is_loopback(ns.host) and not ns.secret_key:
+            raise ValueError(
+                f"refusing to serve the sandbox on {ns.host} with its well-known key {SANDBOX_SECRET_KEY}: anyone who can "
+                "reach it could change its data; pass --secret-key, or bind a loopback address"
+            )
         lockout = _lockout(ns.lockout_attempts, ns.lockout_duration)  # checked before the port is bound
         sock = listening_socket(ns.host, ns.port)  # bound before "listening" is printed; a busy port is a usage error
         serve(

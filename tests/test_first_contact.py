@@ -289,3 +289,15 @@ def test_a_bad_lockout_flag_is_one_line_and_exit_2(flag, value):
     done = cli("emulator", "--port", "0", flag, value)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("clerk-mcp: ") and "Traceback" not in done.stderr
+
+
+def test_the_emulator_refuses_a_public_address_with_its_well_known_key_and_never_prints_a_chosen_key():
+    refused = cli("emulator", "--host", "0.0.0.0", "--port", "0")
+    assert refused.returncode == 2 and "well-known key" in refused.stderr and "--secret-key" in refused.stderr
+    process = start("emulator", "--port", "0", "--secret-key", "sk_test_MY-OWN-choice")
+    try:
+        line = process.stderr.readline()
+        assert "listening on" in line and "MY-OWN-choice" not in line, line
+    finally:
+        process.kill()
+        process.communicate()

@@ -326,5 +326,7 @@ def serve(
     )
     app = create_app(secret_key=secret_key, db_path=db_path, seed=seed, lockout=lockout)
     # The socket already listens, so the address is usable the moment this line appears.
-    print(f"Clerk sandbox listening on {url} (secret key: {secret_key})", file=sys.stderr, flush=True)
+    # The well-known key is printed as a convenience; a key the operator chose is theirs to know, not the log's.
+    key = secret_key if secret_key == SANDBOX_SECRET_KEY else "as given by --secret-key"
+    print(f"Clerk sandbox listening on {url} (secret key: {key})", file=sys.stderr, flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
