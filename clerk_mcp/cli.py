@@ -282,17 +282,21 @@ def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
         raise ValueError(f"unknown tool {tool!r}; `clerk-mcp tools` lists them")
     server = build_server(settings)
 
+    callback = _ask_on_terminal if sys.stdin.isatty() and sys.stderr.isatty() else None
+
     async def run() -> Any:
         from mcp.client import Client
 
-        callback = _ask_on_terminal if sys.stdin.isatty() and sys.stderr.isatty() else None
         async with Client(server, elicitation_callback=callback) as client:
             return await client.call_tool(tool, arguments)
 
     result = anyio.run(run)
     from .views import payload
 
-    print(json.dumps(payload(result), indent=2, ensure_ascii=False))
+    details = payload(result)
+    print(json.dumps(details, indent=2, ensure_ascii=False))
+    if callback is None and details.get("decision") == "refused" and "confirmation" in details.get("message", ""):
+        print("clerk-mcp: to be asked, run `clerk-mcp call` in a terminal; --yes pre-approves this call", file=sys.stderr)
     return EXIT_TOOL_ERROR if result.is_error else EXIT_OK
 
 

@@ -269,8 +269,7 @@ def require_elicitation(ctx: Any) -> None:
         raise PolicyRefusal(
             "This call needs a human's confirmation, and this MCP client cannot ask for it (no form elicitation). "
             "Use a client that supports elicitation, or an operator can start clerk-mcp with "
-            "--confirm approve to pre-approve such calls for trusted automation (with `clerk-mcp call`: "
-            "run it in a terminal to be asked, or pass --yes).",
+            "--confirm approve to pre-approve such calls for trusted automation.",
             decision="refused",
         )
 

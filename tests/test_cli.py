@@ -121,6 +121,7 @@ def test_confirm_tool_is_refused_without_a_terminal(tmp_path):
     refused = cli("call", "delete_user", args, "--sandbox-db", db)
     assert refused.returncode == 1
     assert "confirmation" in json.loads(refused.stdout)["message"]
+    assert "run `clerk-mcp call` in a terminal; --yes pre-approves" in refused.stderr
     assert cli("call", "get_user", args, "--sandbox-db", db).returncode == 0  # still there
 
 
