@@ -458,8 +458,11 @@ def verify_password(store: Store, call: Call) -> Any:
     password = checked_body(call, VERIFY_PASSWORD_FIELDS, required=("password",))["password"]
     if user["password_digest"] is None:
         raise ClerkError("NoPasswordSet")
-    attempt = store.verification(user)
-    if not credentials.password_matches(password, user["password_digest"], user["password_hasher"]):
+    store.verification(user)  # a locked user is refused before any hashing
+    with store.unlocked():  # the hash runs while other requests go on
+        matches = credentials.password_matches(password, user["password_digest"], user["password_hasher"])
+    attempt = store.verification(store.user(user["id"]))  # the count as it is now, after concurrent attempts
+    if not matches:
         raise attempt.failed(ClerkError("IncorrectPassword", param="password"))
     attempt.passed()
     return {"verified": True}
@@ -478,13 +481,18 @@ def verify_totp(store: Store, call: Call) -> Any:
     if user["totp_secret"] is not None and len(code) == TOTP_DIGITS and credentials.totp_matches(user["totp_secret"], code, attempt.now):
         attempt.passed()
         return {"verified": True, "code_type": "totp"}
-    used = credentials.find_backup_code(code, backup_codes)
-    if used is None:
+    with store.unlocked():  # bcrypt backup codes hash while other requests go on
+        used = credentials.find_backup_code(code, backup_codes)
+    matched = backup_codes[used] if used is not None else None
+    user = store.user(user["id"])
+    attempt = store.verification(user)
+    backup_codes = json.loads(user["backup_codes"])
+    if matched is None or matched not in backup_codes:  # no match, or a concurrent request used it up meanwhile
         # Without backup codes only a 6-digit TOTP code can match: another length is refused as such.
         wrong_length = not backup_codes and len(code) != TOTP_DIGITS
         raise attempt.failed(ClerkError("InvalidLengthTOTP" if wrong_length else "IncorrectTOTP", param="code"))
     attempt.passed()
-    del backup_codes[used]
+    backup_codes.remove(matched)
     store.touch(user["id"], {"backup_codes": json.dumps(backup_codes)})
     return {"verified": True, "code_type": "backup_code"}
 

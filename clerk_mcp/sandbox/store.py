@@ -397,6 +397,19 @@ class Store:
             self.db.execute("COMMIT")
 
 
+    @contextlib.contextmanager
+    def unlocked(self) -> Iterator[None]:
+        """Inside `atomic()`: commit, let other requests in while slow work runs (password and backup-code hashing,
+        up to a second at the cost cap), then take the lock and a new transaction again. What was read before
+        may have changed meanwhile: read it again after."""
+        self.db.execute("COMMIT")
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self.db.execute("BEGIN")
+
     # -- generic rows ---------------------------------------------------------------------------
 
     def insert(self, table: str, row: dict[str, Any]) -> None:

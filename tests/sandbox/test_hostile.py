@@ -250,7 +250,8 @@ def test_faults_answer_with_clerks_body_for_their_status(client: TestClient):
 
 
 def test_a_costly_verification_does_not_stall_other_requests():
-    """While a cost-14 bcrypt check (the bound, about a second) runs, the server keeps answering requests."""
+    """While a cost-14 bcrypt check (the bound, about a second) runs, the server keeps answering requests,
+    reads of the store included."""
     app = create_app()
     digest = bcrypt.hashpw(b"slow-but-bounded", bcrypt.gensalt(LIMITS["bcrypt_cost"])).decode()
     with serving(app) as url, httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
@@ -258,14 +259,37 @@ def test_a_costly_verification_does_not_stall_other_requests():
         result: list[Any] = []
         slow = threading.Thread(target=lambda: result.append(http.post(f"/v1/users/{user['id']}/verify_password", json={"password": "slow-but-bounded"})))
         slow.start()
-        answered_meanwhile = 0
+        answered_meanwhile = reads_meanwhile = 0
         with httpx.Client(base_url=url, timeout=60) as keyless:
             while slow.is_alive():
                 assert keyless.get("/v1/users").status_code == 401
                 answered_meanwhile += 1 if slow.is_alive() else 0
+                # The hash runs outside the store's lock, so reads of the store go on too (not only refusals).
+                assert http.get("/v1/users/count").status_code == 200
+                reads_meanwhile += 1 if slow.is_alive() else 0
         slow.join()
     assert result[0].json() == {"verified": True}
     assert answered_meanwhile > 0
+    assert reads_meanwhile >= 3, "reads waited for the hash: it holds the store's lock"
+
+
+def test_a_backup_code_used_by_concurrent_requests_verifies_once():
+    """Hashing runs outside the store's lock; the code is consumed under it, so it stays single-use."""
+    app = create_app()
+    with serving(app) as url, httpx.Client(base_url=url, headers=AUTH, timeout=60) as http:
+        user = http.post("/v1/users", json={"backup_codes": ["race-me-1"], "skip_password_requirement": True}).json()
+        answers: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: answers.append(
+                http.post(f"/v1/users/{user['id']}/verify_totp", json={"code": "race-me-1"}).status_code))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # One verifies; the others find it used up (here the user's last code: 400 totp_disabled).
+    assert len(answers) == 6 and answers.count(200) == 1, answers
 
 
 # -- point 7: limit above 500 ------------------------------------------------------------------------------------
