@@ -94,6 +94,16 @@ def test_request_log_masks_secrets(client: TestClient) -> None:
     assert client.get("/_sandbox/requests").json() == []
 
 
+def test_the_request_log_keeps_no_large_body(client: TestClient) -> None:
+    """1,000 entries of up to 1 MiB each would hold a gigabyte: a body over 64 KiB is noted by size only."""
+    client.delete("/_sandbox/requests")
+    big = {"public_metadata": {"a": "x" * 200_000}}
+    client.patch(f"/v1/users/{JANE}/metadata", json=big)
+    (entry,) = client.get("/_sandbox/requests").json()
+    assert entry["status"] == 422 and entry["body"].startswith("<") and "not kept" in entry["body"]
+    assert len(str(entry)) < 2_000
+
+
 def test_reset_and_seed(client: TestClient) -> None:
     client.post("/_sandbox/faults", json={"path": "/nowhere", "status": 500})
     assert client.post("/_sandbox/reset").json() == {"reset": True, "seeded": False}
