@@ -102,9 +102,11 @@ def _first(op: Operation, args: Args, data: dict[str, Any], n: int) -> dict[str,
     page["next_offset"] = args.offset + n  # type: ignore[attr-defined]
     if _cursor_applies(op, args):
         page["next_starting_after"] = records[n - 1].get("id")
+    # Clerk pages OAuth tokens only when asked to (`paginated=true`); without it, an offset is ignored.
+    also = " and paginated=true" if "paginated" in op.args.model_fields and not args.paginated else ""  # type: ignore[attr-defined]
     page["truncated"] = (
         f"Showing {n} of the {len(records)} records Clerk returned: all of them would exceed this server's limit for one "
-        f"result. Continue with offset={page['next_offset']}."
+        f"result. Continue with offset={page['next_offset']}{also}."
     )
     return page
 

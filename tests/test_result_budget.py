@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 import tiktoken
 from mcp.client import Client
 
 from clerk_mcp.views import payload, unfence
-from conftest import Sandbox, text_of
+from conftest import USER_ID, Sandbox, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +85,16 @@ async def test_one_user_over_the_limit_comes_as_its_summary_and_a_write_is_not_r
     assert listed.is_error and payload(listed)["error"] == "result_too_large"
     text = text_of(listed)
     assert "limit of 500 tokens" in text and "view=summary, a smaller limit" in text and "CLERK_MCP_MAX_RESULT_TOKENS" in text
+
+
+async def test_a_cut_token_list_says_to_page_with_paginated_true(clerk, server_factory):
+    """Clerk pages a user's OAuth tokens only with `paginated=true`; the continuation says so."""
+    token = {"object": "oauth_access_token", "external_account_id": "eac_1", "provider_user_id": "g-1",
+             "token": "ya29.token-value", "expires_at": None, "provider": "oauth_google", "public_metadata": {},
+             "label": None, "scopes": [f"scope-{i}" for i in range(20)]}
+    clerk.override("GET", f"/v1/users/{USER_ID}/oauth_access_tokens/oauth_google", httpx.Response(200, json=[token] * 40))
+    async with Client(server_factory(confirm="approve", max_result_tokens=1_000)) as client:
+        result = await client.call_tool("get_o_auth_access_token", {"user_id": USER_ID, "provider": "oauth_google"})
+    page = result.structured_content
+    assert not result.is_error and 0 < len(page["data"]) < 40 and tokens(text_of(result)) <= 1_000
+    assert page["truncated"].endswith(f"offset={page['next_offset']} and paginated=true.")
