@@ -49,10 +49,6 @@ _BCRYPT = r"\$2[abxy]?\$(?P<cost>\d{2})\$[./A-Za-z0-9]{53}"
 _PHPASS_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-class DigestInvalid(ValueError):
-    """A digest that is not in its hasher's format, or whose cost is beyond the sandbox's caps."""
-
-
 @dataclass(frozen=True)
 class Hasher:
     """One `password_hasher`: the digest's format, a check of its cost, and how a password is verified against it."""
