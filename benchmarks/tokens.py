@@ -12,19 +12,21 @@ from typing import Any
 
 from _common import Figure, compact_json, finish, limit_figure, parser, ratio_figure, run_async, sandbox_pair, tokens
 
-MODEL_VISIBLE_BUDGET = 2_250
-WIRE_BUDGET = 9_800
+MODEL_VISIBLE_BUDGET = 2_250  # the default toolset
+PER_TOOL_BUDGET = 150  # mean over every tool of every toolset
+WIRE_BUDGET = 9_800  # the default toolset
 LIST_RESULT_BUDGET = 0.40
 LIST_SIZE = 20
 
 
-def _tools(published: bool) -> list[dict[str, Any]]:
-    """Every tool as `tools/list` sends it; unpublished = the models' default pydantic schemas instead of ours."""
-    from clerk_mcp.operations import OPERATIONS
+def _tools(published: bool, *, every_toolset: bool = False) -> list[dict[str, Any]]:
+    """The default toolset's tools (or every tool) as `tools/list` sends them; unpublished = the models' default
+    pydantic schemas instead of ours."""
+    from clerk_mcp.operations import DEFAULT_TOOLSETS, OPERATIONS
     from clerk_mcp.server import tool_definition
 
     tools = []
-    for op in OPERATIONS:
+    for op in OPERATIONS if every_toolset else [op for op in OPERATIONS if op.toolset in DEFAULT_TOOLSETS]:
         tool = tool_definition(op).model_dump(mode="json", by_alias=True, exclude_none=True)
         if not published:
             tool.update(inputSchema=op.args.model_json_schema(), outputSchema=op.result.model_json_schema())
@@ -39,14 +41,19 @@ def _model_visible(tools: list[dict[str, Any]]) -> int:
 
 def tool_list_figures() -> list[Figure]:
     ours, sdk = _tools(published=True), _tools(published=False)
+    every, every_sdk = _tools(published=True, every_toolset=True), _tools(published=False, every_toolset=True)
     parameters = sum(len(t["inputSchema"].get("properties", {})) for t in ours)
     return [
         limit_figure(
-            f"model-visible tool list ({len(ours)} tools, {parameters} params)",
+            f"model-visible tool list, default toolset ({len(ours)} tools, {parameters} params)",
             _model_visible(ours), _model_visible(sdk), "tokens", MODEL_VISIBLE_BUDGET,
         ),
         limit_figure(
-            "tools/list JSON on the wire",
+            f"model-visible tokens per tool, mean of all {len(every)}",
+            _model_visible(every) / len(every), _model_visible(every_sdk) / len(every), "tokens", PER_TOOL_BUDGET,
+        ),
+        limit_figure(
+            "tools/list JSON on the wire, default toolset",
             tokens(compact_json({"tools": ours})), tokens(compact_json({"tools": sdk})), "tokens", WIRE_BUDGET,
         ),
     ]

@@ -26,6 +26,7 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--read-only", action="store_true", default=None, help="list and allow only the read tools")
     g.add_argument("--tools", help="comma-separated allow-list of tool names")
     g.add_argument("--deny-tools", help="comma-separated tool names never listed or run")
+    g.add_argument("--toolsets", help="comma-separated toolsets to offer (default users; all = every toolset)")
     g.add_argument("--confirm", choices=["elicit", "deny", "approve"], help="how calls needing a human's yes are handled")
     g.add_argument("--allow-destructive-live", action="store_true", default=None, help="with an sk_live_ key, offer destructive tools")
     g.add_argument("--allow-approve-live", action="store_true", default=None, help="with an sk_live_ key, allow --confirm approve")
@@ -56,7 +57,7 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
 def _settings(ns: argparse.Namespace, **extra: Any):
     from .settings import load_settings
 
-    keys = ("read_only", "tools", "deny_tools", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
+    keys = ("read_only", "tools", "deny_tools", "toolsets", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
     keys += ("redis_url", "rate_limit", "rate_window")
     return load_settings(**{**{k: getattr(ns, k, None) for k in keys}, **extra})
@@ -265,10 +266,23 @@ def _print_tools(settings: Any, *, as_json: bool) -> int:
     tools = list(server.tool_definitions.values())
     if as_json:
         print(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools], indent=2))
-    else:
-        for tool in tools:
-            print(f"{tool.name:<36} {tool.description}")
+        return EXIT_OK
+    for tool in tools:
+        print(f"{tool.name:<36} {tool.description}")
+    _print_toolset_costs(server)
     return EXIT_OK
+
+
+def _print_toolset_costs(server: Any) -> None:
+    """After the tools: each toolset on, with its listed tools' model-visible tokens (clerk_mcp/toolsets.py)."""
+    from .operations import toolset_names
+    from .toolsets import tool_tokens
+
+    print()
+    for toolset in (name for name in toolset_names() if name in server.policy.toolsets):
+        listed = [op for op in server.policy.visible if op.toolset == toolset]
+        cost = sum(tool_tokens(op) for op in listed)
+        print(f"# toolset {toolset}: {len(listed)} tools, {cost:,} model-visible tokens (cl100k_base: name, description, input schema)")
 
 
 def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:

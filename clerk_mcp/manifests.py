@@ -26,10 +26,11 @@ from pydantic import SecretStr
 
 from . import __version__
 from .http import MCP_PATH
-from .operations import OPERATIONS
+from .operations import DEFAULT_TOOLSETS, OPERATIONS, toolset_names
 from .policy import Policy
 from .server import every_tool
 from .settings import HTTP_ONLY, Settings, env_name
+from .toolsets import catalogue
 
 SERVER_NAME = "io.github.clerk-mcp/clerk-mcp"
 SERVER_TITLE = "Clerk Users"
@@ -65,6 +66,7 @@ def generate() -> dict[str, str]:
     files["server.json"] = _json(server_entry())
     files.update(client_configs())
     files["tools.md"] = tools_table()
+    files["toolsets.md"] = toolsets_table()
     files["settings.md"] = settings_table()
     return files
 
@@ -167,7 +169,8 @@ def environment_variable(name: str) -> dict[str, Any]:
     if enums:
         var["choices"] = [member.value for member in enums[0]]
     if field.default is not None and not field.is_required() and field.default_factory is None:
-        var["default"] = str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
+        default = field.default
+        var["default"] = str(default).lower() if isinstance(default, bool) else ",".join(default) if isinstance(default, list) else str(default)
     return var
 
 
@@ -186,18 +189,36 @@ def settings_table() -> str:
             f"`{var['default']}`" if "default" in var else "",
             var["description"] or "",
         )
-        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        rows.append(_row(cells))
     return "\n".join(rows) + "\n"
 
 
 def tools_table() -> str:
-    """The README's tool table: one row per operation, with the rule the default policy applies."""
-    policy = Policy(Settings.model_construct())  # defaults only: the operator's environment must not leak in
-    rows = ["| Tool | Title | Effect | Default policy | Description |", "|---|---|---|---|---|"]
+    """The README's tool table: one row per operation, with its toolset and the rule the default policy applies
+    once that toolset is on; a confirmation rule says what the human is told will be lost."""
+    # Defaults only (the operator's environment must not leak in), every toolset on.
+    policy = Policy(Settings.model_construct(toolsets=list(toolset_names())))
+    rows = ["| Tool | Toolset | Title | Effect | Default policy | Description |", "|---|---|---|---|---|---|"]
     for op in OPERATIONS:
-        cells = (f"`{op.name}`", op.title, op.effect.value, policy.describe(op)["rule"], op.description)
-        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        rule = policy.describe(op)["rule"]
+        if op.needs_confirmation and op.consequence:
+            rule += f": {op.consequence}"
+        cells = (f"`{op.name}`", op.toolset, op.title, op.effect.value, rule, op.description)
+        rows.append(_row(cells))
     return "\n".join(rows) + "\n"
+
+
+def toolsets_table() -> str:
+    """The README's toolset table: each toolset, its tools and what they cost in a model's context."""
+    rows = ["| Toolset | On by default | Tools | Model-visible tokens | What for |", "|---|---|---|---|---|"]
+    for entry in catalogue(DEFAULT_TOOLSETS):
+        cells = (f"`{entry['name']}`", "yes" if entry["enabled"] else "no", str(len(entry["tools"])), f"{entry['tokens']:,}", entry["description"])
+        rows.append(_row(cells))
+    return "\n".join(rows) + "\n"
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
 def write(directory: Path) -> list[str]:

@@ -1,8 +1,9 @@
-"""The one table: Clerk's 15 Users operations as data.
+"""The one table: Clerk's user operations as data, grouped into toolsets.
 
 Everything else is derived from `OPERATIONS`: `tools/list` (schemas, annotations), the policy's
 decisions, the adapter's requests, the sandbox's routes, the manifests and the README's tool table.
 Adding an operation means a row here, its argument model, and one sandbox handler.
+A toolset (design §2) is the `toolset` column of a row: the operator chooses which are offered (`--toolsets`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,20 @@ class Effect(StrEnum):
     DESTRUCTIVE = "destructive"
 
 
+# Every toolset, in the order they are listed, with what it is for (shown to operators and, with
+# --dynamic-toolsets, to the model). Which toolsets exist is decided by the rows: see `toolset_names`.
+TOOLSETS: dict[str, str] = {
+    "users": "Clerk's 15 Users operations: find, read, create, update, ban, delete and verify users",
+    "security": "lock and unlock accounts, remove second factors, passwords and passkeys, revoke trusted devices",
+    "sessions": "list, read and revoke a user's sessions",
+    "identifiers": "a user's email addresses, phone numbers, web3 wallets and external accounts",
+    "profile": "remove a profile image, replace metadata, list organization invitations",
+    "bulk": "ban or unban many users in one call",
+    "billing": "a user's billing subscription and credit balance",
+}
+DEFAULT_TOOLSETS = ("users",)
+ALL_TOOLSETS = "all"
+
 # Argument names no Clerk operation has: `view` (summary or full records) and `dry_run` (preview only).
 LOCAL_FIELDS = frozenset({"view", "dry_run"})
 
@@ -54,6 +69,12 @@ class Operation:
     confirm_fields: frozenset[str] = frozenset()
     # A reversible operation the human may choose instead, in the same confirmation (delete → ban).
     alternative: str | None = None
+    # The toolset the operation belongs to (a key of TOOLSETS).
+    toolset: str = "users"
+
+    def __post_init__(self) -> None:
+        if self.toolset not in TOOLSETS:
+            raise ValueError(f"{self.name}: unknown toolset {self.toolset!r}")
 
     @cached_property
     def local_fields(self) -> frozenset[str]:
@@ -192,6 +213,16 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
+
+
+def toolset_names() -> tuple[str, ...]:
+    """The toolsets that have operations, in TOOLSETS order: the names `--toolsets` accepts (besides `all`)."""
+    present = {op.toolset for op in OPERATIONS}
+    return tuple(name for name in TOOLSETS if name in present)
+
+
+def toolset_operations(toolset: str) -> tuple[Operation, ...]:
+    return tuple(op for op in OPERATIONS if op.toolset == toolset)
 
 # The one tool outside the table: it reports on the server itself and calls nothing at Clerk.
 STATUS_TOOL = "clerk_status"

@@ -72,6 +72,7 @@ class Policy:
                 "confirm=approve with a production (sk_live_) key needs --allow-approve-live: "
                 "it would run destructive calls with no human asked"
             )
+        self.toolsets: set[str] = set(settings.toolsets)  # the toolsets on (design §2)
         self.visible: tuple[Operation, ...] = tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
 
     @property
@@ -83,6 +84,8 @@ class Policy:
         """Why `op` is not offered at all (deny > read-only > allow), or None when it is."""
         if op.name in self.denied:
             return f"{op.name} is denied by the operator's policy"
+        if op.toolset not in self.toolsets:
+            return f"{op.name} is in the {op.toolset} toolset, which is off; the operator can add it with --toolsets"
         if self.production and op.effect is Effect.DESTRUCTIVE and not self.settings.allow_destructive_live:
             return f"{op.name} is off with a production (sk_live_) key; the operator can enable it with --allow-destructive-live"
         if self.settings.read_only and op.effect is not Effect.READ:

@@ -23,6 +23,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .operations import ALL_TOOLSETS, DEFAULT_TOOLSETS, toolset_names
+
 # A list given as "a,b,c" on the command line or in the environment (NoDecode: not parsed as JSON).
 CommaList = Annotated[list[str], NoDecode]
 
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     read_only: bool = Field(False, description="list and allow only the read tools")
     tools: CommaList = Field(default_factory=list, description="allow-list of tool names (empty = all)")
     deny_tools: CommaList = Field(default_factory=list, description="tool names never listed or run")
+    toolsets: CommaList = Field(
+        list(DEFAULT_TOOLSETS), description="toolsets to offer, e.g. users,security,sessions (all = every toolset)"
+    )
     confirm: ConfirmMode = Field(ConfirmMode.ELICIT, description="elicit | deny | approve")
     allow_destructive_live: bool = Field(False, description="with an sk_live_ key, offer destructive tools at all")
     allow_approve_live: bool = Field(False, description="with an sk_live_ key, allow confirm=approve")
@@ -99,12 +104,28 @@ class Settings(BaseSettings):
     rate_window: float = Field(10.0, gt=0, description="rate-limit window, seconds")
     rate_wait: float = Field(10.0, gt=0, description="longest a Clerk request queues for the rate limit before the call is refused, seconds")
 
-    @field_validator("tools", "deny_tools", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
+    @field_validator("tools", "deny_tools", "toolsets", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("toolsets")
+    @classmethod
+    def _toolsets(cls, value: list[str]) -> list[str]:
+        """Known toolsets, in the order given; `all` is every one, none (an empty variable) the default. An unknown
+        name stops start-up."""
+        known = toolset_names()
+        unknown = [name for name in value if name not in known and name != ALL_TOOLSETS]
+        if unknown:
+            raise PydanticCustomError(
+                "toolsets", "unknown toolset {name}; valid: {valid}",
+                {"name": repr(unknown[0][:40]), "valid": ", ".join([*known, ALL_TOOLSETS])},
+            )
+        if not value:
+            return list(DEFAULT_TOOLSETS)
+        return list(known) if ALL_TOOLSETS in value else list(dict.fromkeys(value))
 
     @field_validator("secret_key", "api_url", mode="before")
     @classmethod

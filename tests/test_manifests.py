@@ -234,6 +234,8 @@ def test_readme_carries_the_generated_tool_table_and_the_registry_name():
     assert "<!-- tools:start -->" in readme and "<!-- tools:end -->" in readme, "README needs the tool-table markers"
     table = readme.split("<!-- tools:start -->", 1)[1].split("<!-- tools:end -->", 1)[0]
     assert table.strip() == (MANIFESTS / "tools.md").read_text(encoding="utf-8").strip()
+    toolsets = readme.split("<!-- toolsets:start -->", 1)[1].split("<!-- toolsets:end -->", 1)[0]
+    assert toolsets.strip() == (MANIFESTS / "toolsets.md").read_text(encoding="utf-8").strip()
     assert f"mcp-name: {load('server.json')['name']}" in readme, "the PyPI README proves ownership to the MCP registry"
 
 
