@@ -25,7 +25,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app, fixtures, harness
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app, fixtures, harness, oauth
 from clerk_mcp.sandbox.errors import catalogue
 from clerk_mcp.sandbox.fixtures import default_seed
 
@@ -149,6 +149,9 @@ def harness_spec() -> dict[str, Any]:
             "/_sandbox/faults": {**post(harness.FAULT_FIELDS), "get": plain, "delete": plain},
             "/_sandbox/requests": {"get": plain, "delete": plain},
             "/_sandbox/clock": {**post({"freeze_at": "integer", "advance_ms": "integer", "unfreeze": "boolean"}), "get": plain},
+            "/_sandbox/oauth/tokens": post(oauth.MINT_FIELDS, ("user_id",)),
+            "/_sandbox/oauth/revoke": post(oauth.REVOKE_FIELDS, ("access_token",)),
+            "/_sandbox/oauth/rotate_key": post({"keep_previous": "boolean"}),
         },
     }
 

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import SANDBOX_SECRET_KEY, fixtures, harness
+from . import SANDBOX_SECRET_KEY, fixtures, harness, oauth
 from .errors import GENERIC, ClerkError
 from .handlers import API_VERSIONS, HANDLERS, LATEST_API_VERSION, MAX_IMAGE_BYTES, Call, json_body, replace_user_metadata
 from .lockout import Lockout
@@ -56,14 +56,16 @@ class Sandbox:
         self.faults = harness.Faults()
         self.requests = harness.RequestLog()
         self.workers = anyio.CapacityLimiter(WORKERS)
+        self.oauth = oauth.Issuer(self.clock)
 
     def reset(self, *, seed: bool = False) -> None:
-        """Forget all users, organizations, faults and logged requests, and go back to the system's time;
+        """Forget all users, organizations, issued opaque OAuth tokens, faults and logged requests, and go back to the system's time;
         optionally reload the demo seed."""
         self.clock.reset()
         self.store.clear()
         self.faults.clear()
         self.requests.clear()
+        self.oauth.clear()
         if seed:
             self.seed()
 
@@ -314,7 +316,11 @@ def create_app(
     if seed and sandbox.store.is_empty():
         sandbox.seed()
     app = Starlette(
-        routes=[Mount("/v1", routes=v1_routes()), Mount("/_sandbox", routes=harness.routes(sandbox))],
+        routes=[
+            Mount("/v1", routes=v1_routes() + oauth.v1_routes(sandbox.oauth)),
+            Mount("/_sandbox", routes=harness.routes(sandbox) + oauth.harness_routes(sandbox, sandbox.oauth)),
+            *oauth.public_routes(sandbox.oauth),
+        ],
         exception_handlers={ClerkError: _clerk_error, HTTPException: _http_error},
         middleware=[Middleware(Gate, sandbox=sandbox)],
     )

@@ -28,7 +28,7 @@ from .store import Store
 if TYPE_CHECKING:
     from .app import Sandbox
 
-SECRET_FIELDS = frozenset({"password", "code", "totp_secret", "backup_codes", "password_digest"})
+SECRET_FIELDS = frozenset({"password", "code", "totp_secret", "backup_codes", "password_digest", "access_token", "secret"})
 MASK = "***"
 
 
