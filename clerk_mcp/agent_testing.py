@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Answer = Literal["approve", "decline", "cancel"]
 
-# A confirmation question starts with "<tool title>?" (policy.build_question); that is how an answer finds its tool.
+# A confirmation question starts with "<tool title>?" (confirmation.build_question); that is how an answer finds its tool.
 _TOOL_BY_QUESTION = {f"{op.title}?": op.name for op in OPERATIONS}
 
 

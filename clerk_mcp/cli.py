@@ -31,6 +31,9 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-destructive-live", action="store_true", default=None, help="with an sk_live_ key, offer destructive tools")
     g.add_argument("--allow-approve-live", action="store_true", default=None, help="with an sk_live_ key, allow --confirm approve")
     g.add_argument("--expose-private-metadata", action="store_true", default=None, help="include private_metadata in results")
+    g.add_argument("--privileged-metadata-keys", help="comma-separated metadata keys (globs) whose writes ask a human (default: role,roles,permissions,admin,is_admin)")
+    g.add_argument("--confirm-passwords", action="store_true", default=None, help="create_user with a password or digest asks a human")
+    g.add_argument("--state-dir", help="directory of the local store shared by every clerk-mcp process on this machine")
     g.add_argument("--audit-log", help="append one JSON line per tool call to this file")
     g.add_argument("--policy-file", help="TOML file with any of these settings")
     g.add_argument("--record", help="append every tool call and result to this JSONL transcript")
@@ -58,6 +61,7 @@ def _settings(ns: argparse.Namespace, **extra: Any):
     from .settings import load_settings
 
     keys = ("read_only", "tools", "deny_tools", "toolsets", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
+    keys += ("privileged_metadata_keys", "confirm_passwords", "state_dir")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
     keys += ("redis_url", "rate_limit", "rate_window")
     return load_settings(**{**{k: getattr(ns, k, None) for k in keys}, **extra})
@@ -249,10 +253,14 @@ def _manifests(directory: Path, *, check: bool) -> int:
 def _print_policy(settings: Any) -> int:
     from .operations import OPERATIONS
     from .policy import Policy
+    from .state import describe_state
 
     policy = Policy(settings)
     backend = "sandbox (built-in emulator)" if settings.sandbox else f"{settings.backend_kind} {settings.api_url} (key {settings.key_fingerprint})"
     print(f"backend: {backend}\nconfirmation mode: {settings.confirm.value}")
+    print(f"privileged metadata keys: {', '.join(policy.privileged_keys) or 'none'}")
+    print(f"passwords chosen in create_user: {'confirm' if settings.confirm_passwords else 'allowed'}")
+    print(f"approvals, verify budgets and rate limit kept in: {describe_state(settings)}")
     for op in OPERATIONS:
         row = policy.describe(op)
         print(f"{row['tool']:<36} {row['effect']:<12} {row['rule']}" + (f" ({row['reason']})" if "reason" in row else ""))

@@ -49,6 +49,8 @@ LOCAL_FIELDS = frozenset({"view", "dry_run"})
 
 # Effects whose calls always need a human's confirmation.
 CONFIRM_EFFECTS = frozenset({Effect.SECRET, Effect.DESTRUCTIVE})
+# Arguments that write metadata: the policy asks a human when one touches a privileged key (settings).
+METADATA_ARGS = frozenset({"public_metadata", "private_metadata", "unsafe_metadata"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,12 @@ class Operation:
     confirm_fields: frozenset[str] = frozenset()
     # A reversible operation the human may choose instead, in the same confirmation (delete → ban).
     alternative: str | None = None
+    # A write that raises someone's privilege by itself (lifting a ban a human confirmed): it asks like a
+    # destructive call (design §3, escalation).
+    raises_privilege: bool = False
+    # Arguments that give an account a password the caller chose; they ask a human when the operator turns
+    # that rule on (setting confirm_passwords).
+    password_fields: frozenset[str] = frozenset()
     # The toolset the operation belongs to (a key of TOOLSETS).
     toolset: str = "users"
 
@@ -89,6 +97,11 @@ class Operation:
         return (self.result, *alternative, *preview)
 
     @cached_property
+    def metadata_fields(self) -> frozenset[str]:
+        """Arguments that write metadata, checked against the operator's privileged keys."""
+        return METADATA_ARGS & frozenset(self.args.model_fields)
+
+    @cached_property
     def path_params(self) -> tuple[str, ...]:
         return tuple(re.findall(r"{(\w+)}", self.path))
 
@@ -103,8 +116,9 @@ class Operation:
         return "json" if wire else None
 
     @property
-    def needs_confirmation(self) -> bool:
-        return self.effect in CONFIRM_EFFECTS
+    def always_asks(self) -> bool:
+        """Every call asks a human, whatever its arguments (design §3)."""
+        return self.effect in CONFIRM_EFFECTS or self.raises_privilege
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -138,6 +152,7 @@ OPERATIONS: tuple[Operation, ...] = (
         name="create_user", operation_id="CreateUser", title="Create user",
         description="Create a user with emails, phones, username, password or metadata.",
         method="POST", path="/users", args=m.CreateUserArgs, result=r.User, effect=Effect.WRITE,
+        consequence="creates an account that can sign in", password_fields=frozenset({"password", "password_digest"}),
     ),
     Operation(
         name="update_user", operation_id="UpdateUser", title="Update user",
@@ -156,7 +171,7 @@ OPERATIONS: tuple[Operation, ...] = (
         name="update_user_metadata", operation_id="UpdateUserMetadata", title="Update user metadata",
         description="Deep-merge public, private or unsafe metadata into a user; null deletes a key.",
         method="PATCH", path="/users/{user_id}/metadata", args=m.UpdateUserMetadataArgs, result=r.User,
-        effect=Effect.WRITE,
+        effect=Effect.WRITE, consequence="changes the user's metadata",
     ),
     Operation(
         name="set_user_profile_image", operation_id="SetUserProfileImage", title="Set user profile image",
@@ -166,9 +181,10 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         name="unban_user", operation_id="UnbanUser", title="Unban user",
-        description="Lift a ban so the user can sign in again.",
+        description="Lift a ban so the user can sign in again; needs human confirmation.",
         method="POST", path="/users/{user_id}/unban", args=m.UnbanUserArgs, result=r.User, effect=Effect.WRITE,
-        idempotent=True,
+        idempotent=True, raises_privilege=True,
+        consequence="lets the user sign in again, undoing a ban that a human confirmed",
     ),
     Operation(
         name="verify_password", operation_id="VerifyPassword", title="Verify password",

@@ -2,17 +2,18 @@
 
 `clerk://users/{user_id}` is read through the server's own `get_user` call path, so it gets the same
 validation, policy (absent when the operator hides `get_user`), redaction of `private_metadata`,
-error text and audit line as the tool. `clerk://sandbox/seed` exists only in sandbox mode.
+error text, audit line and `<clerk-data>` fence as the tool: a client attaches a resource to the model's
+context as it is, and a user's name or metadata is end-user text like any other. `clerk://sandbox/seed`
+exists only in sandbox mode (our own text).
 """
 
 from __future__ import annotations
-
-import json
 
 from importlib import resources
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver.exceptions import ResourceError
+from mcp_types import TextContent
 
 from .operations import BY_NAME
 
@@ -28,15 +29,15 @@ def register_resources(server: ClerkMCPServer) -> None:
     if server.policy.hidden_reason(GET_USER) is None:
 
         @server.resource(
-            USER_URI, name="user", title="Clerk user", mime_type="application/json",
-            description="One user's Clerk record, as get_user returns it (private_metadata only if the operator exposes it).",
+            USER_URI, name="user", title="Clerk user", mime_type="text/plain",
+            description="One user's Clerk record as get_user returns it: JSON inside a <clerk-data> fence "
+            "(private_metadata only if the operator exposes it).",
         )
         async def user(user_id: str) -> str:
             result = await server.call_tool(GET_USER.name, {"user_id": user_id})
             if result.is_error:
                 raise ResourceError("\n".join(getattr(block, "text", "") for block in result.content))
-            # The JSON document itself: a resource is data by its type, so it needs no fence.
-            return json.dumps(result.structured_content, ensure_ascii=False)
+            return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
     if server.config.sandbox:
         server.resource(

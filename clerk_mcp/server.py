@@ -28,20 +28,12 @@ from . import __version__
 from .errors import ClerkAPIError, ClerkMCPError, InternalError, InvalidArguments, PolicyRefusal
 from .models import Args, GetUserArgs, StatusArgs
 from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, input_schema, output_schema
-from .policy import (
-    AttemptBudget,
-    AuditLog,
-    Policy,
-    Question,
-    build_question,
-    confirm,
-    describe_target,
-    loggable_args,
-    require_elicitation,
-)
+from .audit import AuditLog, loggable_args
+from .confirmation import Confirmation, describe_target
+from .policy import AttemptBudget, Decision, Policy
 from .resources import register_resources
 from .settings import Settings
-from .state import RateLimiter, SharedState, open_state, state_keys
+from .state import RateLimiter, SharedState, describe_state, open_state, state_keys
 from .views import ERROR_META, bounded, describe_request, render, shape_result
 
 if TYPE_CHECKING:
@@ -113,6 +105,7 @@ class ClerkMCPServer(MCPServer):
         # Budgets, approvals and the rate limit: in Redis with CLERK_MCP_REDIS_URL, so replicas share them.
         self.state = open_state(settings)
         self.budget = AttemptBudget(self.state, settings.verify_attempts, settings.verify_window)
+        self.confirmation = Confirmation(self._target, self.state, production=self.policy.production)
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
         self.transcript = AuditLog(settings.record) if settings.record else None
         register_resources(self)
@@ -214,23 +207,21 @@ class ClerkMCPServer(MCPServer):
             return await self._preview(op, args, target, decision)
         if op.effect is Effect.VERIFY:
             await self.budget.take(str(target))
-        if decision == "refused":
+        if decision.rule == "refused":
             raise PolicyRefusal(
                 f"{op.name} needs a human's confirmation and the operator's policy refuses such calls (confirm=deny)."
             )
         # Provisional: a refusal or decline below overrides it in the audit record.
-        record["decision"] = "allowed" if decision == "confirm" else decision
-        if decision == "confirm":
-            require_elicitation(ctx)
-            question = await self._question(op, args, str(target))
-            chosen = await confirm(ctx, question, self.state)
+        record["decision"] = "allowed" if decision.asks_human else decision.rule
+        if decision.asks_human:
+            chosen = await self.confirmation.ask(ctx, op, args, decision)
             if isinstance(chosen, InputRequiredResult):
                 return chosen
             record["decision"] = "confirmed"
-            if chosen != op.name:  # the human picked the reversible alternative offered in the same question
-                record["ran"] = chosen
-                op = BY_NAME[chosen]
-                args = op.args(user_id=str(target))
+            if chosen is not op:  # the human picked the reversible alternative offered in the same question
+                record["ran"] = chosen.name
+                args = chosen.args(**{name: getattr(args, name) for name in chosen.path_params})
+                op = chosen
         data = await self.client.call(op, args)
         shaped = shape_result(op, args, data, expose_private=self.config.expose_private_metadata)
         return _result(*bounded(op, args, shaped, self.config.max_result_tokens))
@@ -246,6 +237,9 @@ class ClerkMCPServer(MCPServer):
             "api_version": API_VERSION,
             "server_version": __version__,
             "confirmation_mode": self.config.confirm.value,
+            "privileged_metadata_keys": list(self.policy.privileged_keys),
+            "confirm_passwords": self.config.confirm_passwords,
+            "state": describe_state(self.config),
             "tools": [self.policy.describe(op) for op in OPERATIONS],
             "note": "clerk_status is not one of Clerk's operations; it describes this server.",
         }
@@ -256,23 +250,18 @@ class ClerkMCPServer(MCPServer):
     async def _target(self, user_id: str) -> dict[str, Any]:
         return await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=user_id))
 
-    async def _question(self, op: Operation, args: Args, user_id: str, user: dict[str, Any] | None = None) -> Question:
-        """The confirmation question, naming the target as it is now (re-fetched unless given)."""
-        user = user if user is not None else await self._target(user_id)
-        return build_question(op, args, user, self.policy.sensitive_fields(op, args), production=self.policy.production)
-
-    async def _preview(self, op: Operation, args: Args, target: str | None, decision: str) -> CallToolResult:
+    async def _preview(self, op: Operation, args: Args, target: str | None, decision: Decision) -> CallToolResult:
         """A dry run: the resolved target, the policy's decision and the exact request, with nothing sent or asked."""
         preview: dict[str, Any] = {
             "dry_run": True,
-            "decision": decision,
+            "decision": decision.rule,
             "request": describe_request(op, args, self.client.build_request(op, args)),
         }
-        if target is not None:
-            user = await self._target(target)
+        user = await self._target(target) if target is not None else None
+        if user is not None:
             preview["target"] = describe_target(user)
-            if decision == "confirm":
-                preview["confirmation"] = (await self._question(op, args, target, user)).message
+        if decision.asks_human:
+            preview["confirmation"] = (await self.confirmation.question(op, args, decision, user)).message
         return _result(preview)
 
 

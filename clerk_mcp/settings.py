@@ -43,11 +43,19 @@ HttpField = partial(Field, json_schema_extra=HTTP_ONLY)
 
 ENV_PREFIX = "CLERK_MCP_"
 DEFAULT_API_URL = "https://api.clerk.com"
-# What a Clerk secret key starts with: sk_test_/sk_live_, and the older test_/live_ form Clerk's own SDKs still
-# recognise (isDevelopmentFromSecretKey / isProductionFromSecretKey in clerk/javascript
-# packages/shared/src/keys.ts, commit 9ca4e409d8701a790863ce49e2d973dfcc59d722).
-SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "test_", "live_")
-PRODUCTION_KEY_PREFIXES = ("sk_live_", "live_")
+# What a Clerk secret key starts with (the Dashboard issues only these two). Nothing else about a key's format is
+# checked: Clerk decides what is valid.
+SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_")
+PRODUCTION_KEY_PREFIX = "sk_live_"
+# Metadata keys whose writes ask a human by default: the names apps commonly read a user's privileges from.
+PRIVILEGED_METADATA_KEYS = ["role", "roles", "permissions", "admin", "is_admin"]
+
+
+def default_state_dir() -> Path:
+    """Where the local store lives: the platform's per-user state directory (~/.local/state/clerk-mcp on Linux)."""
+    from platformdirs import user_state_path
+
+    return user_state_path("clerk-mcp", appauthor=False)
 
 
 class Settings(BaseSettings):
@@ -73,6 +81,11 @@ class Settings(BaseSettings):
     allow_destructive_live: bool = Field(False, description="with an sk_live_ key, offer destructive tools at all")
     allow_approve_live: bool = Field(False, description="with an sk_live_ key, allow confirm=approve")
     expose_private_metadata: bool = Field(False, description="include private_metadata in results")
+    privileged_metadata_keys: CommaList = Field(
+        default_factory=lambda: list(PRIVILEGED_METADATA_KEYS),
+        description="metadata keys (globs, any depth, case-insensitive) whose writes ask a human; replaces the default list",
+    )
+    confirm_passwords: bool = Field(False, description="create_user with a password or password digest asks a human")
     max_result_tokens: int = Field(
         20_000, ge=500, description="most cl100k tokens in one tool result's text; longer pages are cut, with the offset to go on"
     )
@@ -83,6 +96,10 @@ class Settings(BaseSettings):
     retry_deadline: float = Field(30.0, gt=0, description="total time for one call including retries, seconds")
     record: Path | None = Field(None, description="append every tool call and result to this JSONL transcript")
     sandbox_db: Path | None = Field(None, description="keep the embedded sandbox's state in this SQLite file")
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="directory of the local store every process on this machine shares (approvals, verify budgets, rate limit)",
+    )
     policy_file: Path | None = Field(None, description="TOML file with any of these settings")
     # Streamable HTTP (`serve --http`); see clerk_mcp/http.py. HTTP_ONLY keeps them out of stdio launch configs.
     http: bool = HttpField(False, description="serve Streamable HTTP instead of stdio")
@@ -104,7 +121,7 @@ class Settings(BaseSettings):
     rate_window: float = Field(10.0, gt=0, description="rate-limit window, seconds")
     rate_wait: float = Field(10.0, gt=0, description="longest a Clerk request queues for the rate limit before the call is refused, seconds")
 
-    @field_validator("tools", "deny_tools", "toolsets", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
+    @field_validator("tools", "deny_tools", "toolsets", "privileged_metadata_keys", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -140,7 +157,9 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
-        """Refuse, before any request, what cannot be a Clerk secret key; the message never quotes the value."""
+        """Refuse, before any request, what cannot be a Clerk secret key; the message never quotes the value.
+
+        The key arrives trimmed (`_empty_is_unset`), so a pasted " sk_live_…" is the production key it is."""
         if value is None:
             return None
         key = value.get_secret_value()
@@ -150,12 +169,19 @@ class Settings(BaseSettings):
                 "must be a Clerk secret key (sk_test_… or sk_live_…); a pk_… publishable key is not one "
                 "(it belongs in the browser; the secret key is on the same API keys page of the Clerk Dashboard)",
             )
-        prefix = next((p for p in SECRET_KEY_PREFIXES if key.startswith(p)), None)
-        if prefix is None or len(key) == len(prefix) or not (key.isascii() and key.isprintable()) or " " in key:
+        if any(ch.isspace() for ch in key):
+            raise PydanticCustomError(
+                "clerk_secret_key", "contains whitespace inside the key; copy it again from the API keys page of the Clerk Dashboard"
+            )
+        if not (key.isascii() and key.isprintable()):  # an HTTP header cannot carry it
+            raise PydanticCustomError(
+                "clerk_secret_key", "contains characters that are not printable ASCII; copy it again from the Clerk Dashboard"
+            )
+        if not key.startswith(SECRET_KEY_PREFIXES):
             raise PydanticCustomError(
                 "clerk_secret_key",
-                "must be a Clerk secret key (sk_test_… or sk_live_…, from the API keys page of the Clerk Dashboard); "
-                "leave it unset or empty to use the built-in sandbox",
+                "must be a Clerk secret key starting with sk_test_ or sk_live_ (from the API keys page of the Clerk "
+                "Dashboard); leave it unset or empty to use the built-in sandbox",
             )
         return value
 
@@ -180,7 +206,7 @@ class Settings(BaseSettings):
         """"sandbox", "production" (an sk_live_ key) or "development" (an sk_test_ key)."""
         if self.secret_key is None:
             return "sandbox"
-        return "production" if self.secret_key.get_secret_value().startswith(PRODUCTION_KEY_PREFIXES) else "development"
+        return "production" if self.secret_key.get_secret_value().startswith(PRODUCTION_KEY_PREFIX) else "development"
 
     @property
     def clerk_rate_limit(self) -> int:

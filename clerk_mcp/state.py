@@ -1,4 +1,4 @@
-"""State that replicas behind one load balancer must share, behind one small interface (design §6).
+"""State that every process acting on one Clerk instance must share, behind one small interface (design §3, §6).
 
 `SharedState` has two atomic operations, and everything shared is one of them:
 
@@ -8,20 +8,30 @@
 - `claim(key, ttl)` is true once per key: single-use confirmation nonces;
 - `count(key, window)` reads what `take` counted (attempts left, for `clerk_status`).
 
-`LocalState` keeps them in this process (stdio, one replica); `RedisState` in Redis, with Lua scripts and
-`SET NX` so no two replicas can race between a read and a write. A Redis failure raises `StateUnavailable`
-for that call only (redis-py reconnects on the next one); callers never fall back to local state for
-budgets or approvals, because a budget kept per replica is a budget multiplied by the replica count.
-Redis also holds the key ring that seals confirmation state (`state_keys`, `rotate_state_keys`).
+Where they live (`open_state`): in Redis with `CLERK_MCP_REDIS_URL` (replicas on several machines; Lua scripts
+and `SET NX`, so no two replicas race between a read and a write); otherwise in `SqliteState`, a SQLite file in
+the state directory that every process on this machine shares (successive `clerk-mcp call`s, replicas on one
+host), with SQLite's cross-process write lock around each operation. Only the embedded in-memory sandbox, which
+no other process can reach, keeps them in `LocalState`. Budgets and approvals are counted per Clerk instance
+(`namespace`), whatever else shares the store. A store failure raises `StateUnavailable` for that call only;
+callers never fall back to process-local state, because a budget kept per process is a budget multiplied by the
+number of processes. Redis also holds the key ring that seals confirmation state (`state_keys`, `rotate_state_keys`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
+import sqlite3
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
@@ -67,11 +77,11 @@ return keys
 class StateUnavailable(PolicyRefusal):
     """The shared state store could not be reached for this call."""
 
-    def __init__(self, cause: BaseException) -> None:
+    def __init__(self, cause: BaseException, store: str = "Redis") -> None:
         super().__init__(
-            f"Shared state (Redis) is unreachable ({type(cause).__name__}), so this call is refused: verify "
-            "attempts and confirmation answers must be counted across all replicas. Nothing was sent to Clerk; "
-            "reads keep working. Try again when Redis is back.",
+            f"Shared state ({store}) is unreachable ({type(cause).__name__}), so this call is refused: verify "
+            "attempts and confirmation answers must be counted across every process. Nothing was sent to Clerk; "
+            f"reads keep working. Try again when {store} is back.",
             decision="state_unavailable",
         )
 
@@ -91,7 +101,8 @@ class SharedState(Protocol):
 
 
 class LocalState:
-    """`SharedState` in this process: right for one server, wrong for replicas (each would count alone)."""
+    """`SharedState` in this process: only for a Clerk instance no other process can reach (the embedded
+    in-memory sandbox); anywhere else each process would count alone."""
 
     def __init__(self) -> None:
         self._events: dict[str, deque[float]] = {}
@@ -121,10 +132,94 @@ class LocalState:
         return True
 
 
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL NOT NULL, until REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_key ON events (key, at);
+CREATE INDEX IF NOT EXISTS events_by_expiry ON events (until);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, until REAL NOT NULL);
+"""
+# How long an operation waits for another process's write lock before the call is refused, seconds.
+SQLITE_BUSY_TIMEOUT = 5.0
+
+
+class SqliteState:
+    """`SharedState` in a SQLite file every process on this machine opens (`state_dir`/state.sqlite3).
+
+    Each operation is one `BEGIN IMMEDIATE` transaction, which holds SQLite's write lock across processes, run in
+    a worker thread so the event loop never waits on the file. Times are the wall clock, which every process on
+    one host reads alike. The file holds key names and timestamps only (user ids, spent nonces), created 0600.
+    """
+
+    def __init__(self, path: Path, namespace: str) -> None:
+        self.path = path
+        self.namespace = namespace
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._db = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SQLITE_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ValueError(
+                f"cannot open the local state store {path} ({getattr(exc, 'strerror', None) or exc}): approvals and "
+                "verify budgets must be kept across processes; set CLERK_MCP_STATE_DIR to a writable directory, "
+                "or CLERK_MCP_REDIS_URL"
+            ) from None
+
+    async def take(self, key: str, limit: int, window: float) -> float:
+        return await self._run(self._take, f"{self.namespace}:{key}", limit, window)
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        return await self._run(self._claim, f"{self.namespace}:{key}", ttl)
+
+    async def count(self, key: str, window: float) -> int:
+        return await self._run(self._count, f"{self.namespace}:{key}", window)
+
+    def _take(self, key: str, limit: int, window: float) -> float:
+        with self._transaction() as db:
+            now = time.time()
+            db.execute("DELETE FROM events WHERE until <= ?", (now,))
+            db.execute("DELETE FROM events WHERE key = ? AND at <= ?", (key, now - window))
+            count, oldest = db.execute("SELECT count(*), min(at) FROM events WHERE key = ?", (key,)).fetchone()
+            if count >= limit:
+                return oldest + window - now
+            db.execute("INSERT INTO events (key, at, until) VALUES (?, ?, ?)", (key, now, now + window))
+            return 0.0
+
+    def _claim(self, key: str, ttl: float) -> bool:
+        with self._transaction() as db:
+            now = time.time()
+            db.execute("DELETE FROM claims WHERE until < ?", (now,))
+            return db.execute("INSERT OR IGNORE INTO claims (key, until) VALUES (?, ?)", (key, now + ttl)).rowcount == 1
+
+    def _count(self, key: str, window: float) -> int:
+        with self._transaction() as db:
+            return db.execute("SELECT count(*) FROM events WHERE key = ? AND at > ?", (key, time.time() - window)).fetchone()[0]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    async def _run(self, operation: Callable[..., T], *args: Any) -> T:
+        try:
+            return await anyio.to_thread.run_sync(partial(operation, *args))
+        except sqlite3.Error as exc:
+            raise StateUnavailable(exc, store=f"the local state store {self.path}") from None
+
+
 class RedisState:
     """`SharedState` in Redis. Times come from the Redis server's clock, so replicas' clocks need not agree."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -134,16 +229,17 @@ class RedisState:
         self._redis = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1))
         self._take = self._redis.register_script(TAKE_SCRIPT)
         self._count = self._redis.register_script(COUNT_SCRIPT)
+        self.prefix = f"{PREFIX}{namespace}:"
 
     async def take(self, key: str, limit: int, window: float) -> float:
         args = [limit, round(window * 1_000_000), secrets.token_hex(8)]
-        return await self._call(self._take(keys=[PREFIX + key], args=args)) / 1_000_000
+        return await self._call(self._take(keys=[self.prefix + key], args=args)) / 1_000_000
 
     async def claim(self, key: str, ttl: float) -> bool:
-        return bool(await self._call(self._redis.set(PREFIX + key, 1, nx=True, ex=max(1, round(ttl)))))
+        return bool(await self._call(self._redis.set(self.prefix + key, 1, nx=True, ex=max(1, round(ttl)))))
 
     async def count(self, key: str, window: float) -> int:
-        return await self._call(self._count(keys=[PREFIX + key], args=[round(window * 1_000_000)]))
+        return await self._call(self._count(keys=[self.prefix + key], args=[round(window * 1_000_000)]))
 
     async def _call(self, command: Awaitable[T]) -> T:
         from redis.exceptions import RedisError
@@ -155,7 +251,37 @@ class RedisState:
 
 
 def open_state(settings: Settings) -> SharedState:
-    return RedisState(settings.redis_url) if settings.redis_url else LocalState()
+    """The store `describe_state` names. Raises ValueError (start-up stops) when the local store cannot be opened."""
+    kind = _store_kind(settings)
+    if kind == "redis":
+        return RedisState(settings.redis_url, instance(settings))  # type: ignore[arg-type]
+    if kind == "local":
+        return SqliteState(settings.state_dir / "state.sqlite3", instance(settings))
+    return LocalState()
+
+
+def describe_state(settings: Settings) -> str:
+    """Where approvals, verify budgets and the rate limit are kept, as `clerk_status` and `clerk-mcp policy` say."""
+    return {
+        "redis": "redis (shared by every replica using it)",
+        "local": f"local store {settings.state_dir / 'state.sqlite3'} (shared by every clerk-mcp process on this machine)",
+        "process": "this process (the embedded in-memory sandbox, which no other process reaches)",
+    }[_store_kind(settings)]
+
+
+def _store_kind(settings: Settings) -> str:
+    """Redis when configured; else the machine's local store; only an in-memory embedded sandbox, which no other
+    process can reach, keeps state in this process."""
+    if settings.redis_url:
+        return "redis"
+    return "process" if settings.sandbox and settings.sandbox_db is None else "local"
+
+
+def instance(settings: Settings) -> str:
+    """A non-secret name for the Clerk instance the state belongs to: the key's fingerprint, or the sandbox file."""
+    if settings.sandbox_db is not None and settings.sandbox:
+        return "sandbox-" + hashlib.sha256(str(settings.sandbox_db.resolve()).encode()).hexdigest()[:12]
+    return settings.key_fingerprint or "sandbox"
 
 
 def state_keys(settings: Settings) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 from mcp_types import CallToolResult, ElicitResult
 
 from .operations import BY_NAME
-from .policy import SECRET_ARGS, redact_args
+from .audit import SECRET_ARGS, redact_args
 from .views import payload
 
 # Tokens too: a transcript keeps results, and get_o_auth_access_token's result is a live token.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ResultTooLarge
 from .models import Args
 from .operations import Effect, Operation
-from .policy import redact_args
+from .audit import redact_args
 from .results import User
 
 if TYPE_CHECKING:

@@ -40,12 +40,15 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_operator_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests choose their settings explicitly: a developer's CLERK_* / CLERK_MCP_* variables must not leak in."""
+def _no_operator_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests choose their settings explicitly: a developer's CLERK_* / CLERK_MCP_* variables must not leak in.
+    Each test, and every process it starts, gets its own local state store (platformdirs reads XDG_STATE_HOME),
+    so no budget or spent approval carries over from another test or from the developer's own use."""
     import os
 
     for name in [n for n in os.environ if n.startswith("CLERK_")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 # --- canned Clerk responses, one per result model -------------------------------------------------------------

@@ -26,7 +26,7 @@ from clerk_mcp.views import payload
 pytestmark = pytest.mark.anyio
 
 MODES = ["legacy", "auto"]
-CONFIRM_TOOLS = [op for op in OPERATIONS if op.needs_confirmation]
+CONFIRM_TOOLS = [op for op in OPERATIONS if op.always_asks]
 ACCEPT = ElicitResult(action="accept", content=APPROVE)
 
 
@@ -45,9 +45,10 @@ def confirm_args(op, user_id: str) -> dict:
     return {"user_id": user_id, **({"provider": "oauth_google"} if "provider" in op.path_params else {})}
 
 
-def test_the_confirm_rule_covers_destructive_and_secret_tools():
-    assert {op.effect.value for op in CONFIRM_TOOLS} == {"destructive", "secret"}
-    assert len(CONFIRM_TOOLS) == 4
+def test_the_confirm_rule_covers_destructive_secret_and_privilege_raising_tools():
+    assert {op.effect.value for op in CONFIRM_TOOLS if not op.raises_privilege} == {"destructive", "secret"}
+    assert [op.name for op in CONFIRM_TOOLS if op.raises_privilege] == ["unban_user"]
+    assert len(CONFIRM_TOOLS) == 5
 
 
 @pytest.mark.parametrize("mode", MODES)

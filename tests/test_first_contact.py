@@ -119,18 +119,35 @@ def test_a_key_that_is_not_a_secret_key_stops_start_up_before_any_request(clerk,
     assert received(clerk) == []
 
 
-@pytest.mark.parametrize("key", ["pk_live_S3CRET", "Bearer sk_test_S3CRET", "sk_test_", "sk_live_", "sk_test_S3CRETé", "user_S3CRET"])
-def test_other_non_keys_are_refused_by_the_settings(key):
-    with pytest.raises(ValidationError, match="must be a Clerk secret key") as refused:
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [("pk_live_S3CRET", "must be a Clerk secret key"), ("Bearer sk_test_S3CRET", "whitespace inside the key"),
+     ("sk_live_S3 CRET", "whitespace inside the key"), ("sk_live_S3\tCRET", "whitespace inside the key"),
+     ("sk_test_S3CRETé", "not printable ASCII"), ("user_S3CRET", "starting with sk_test_ or sk_live_"),
+     # Clerk's older key form: the Dashboard no longer issues it, and only the two prefixes are known to mean
+     # what the production guard needs to know.
+     ("test_S3CRET", "starting with sk_test_ or sk_live_"), ("live_S3CRET", "starting with sk_test_ or sk_live_")],
+)  # fmt: skip
+def test_other_non_keys_are_refused_by_the_settings(key, problem):
+    with pytest.raises(ValidationError, match=problem) as refused:
         Settings(secret_key=key)
     assert "S3CRET" not in str(refused.value)
 
 
+def test_a_live_key_pasted_with_a_leading_space_is_a_production_key_to_the_guard(tmp_path):
+    """Trimmed before the production check: ` sk_live_…` is not a development key, so the guard stays on and
+    `clerk-mcp call ban_user --yes` is refused without --allow-approve-live."""
+    key = " sk_live_" + "b2" * 12
+    policy = cli("policy", CLERK_SECRET_KEY=key, CLERK_API_URL=DEAD_URL)
+    assert policy.returncode == 0 and policy.stdout.startswith("backend: production"), policy.stderr
+    ban = cli("call", "ban_user", '{"user_id": "user_1"}', "--yes", CLERK_SECRET_KEY=key, CLERK_API_URL=DEAD_URL)
+    assert ban.returncode == 2 and "--allow-approve-live" in ban.stderr
+    assert key.strip() not in ban.stderr + ban.stdout + policy.stdout
+
+
 @pytest.mark.parametrize(
     ("key", "backend"),
-    [(VALID_KEY, "development"), ("sk_live_" + "b2" * 12, "production"),
-     # Clerk's older key form, which its own SDKs still read (clerk/javascript packages/shared/src/keys.ts)
-     ("test_" + "c3" * 12, "development"), ("live_" + "d4" * 12, "production")],
+    [(VALID_KEY, "development"), ("sk_live_" + "b2" * 12, "production"), ("sk_live_", "production")],
 )  # fmt: skip
 def test_clerk_secret_keys_are_accepted_and_classified(key, backend):
     settings = Settings(secret_key=f" {key}\n")  # pasted with blanks around it

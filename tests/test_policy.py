@@ -201,12 +201,14 @@ def test_policy_command_prints_every_tool_with_its_effect_and_rule():
     for op in OPERATIONS:
         effect, rule = rows[op.name]
         assert effect == op.effect.value
-        if op.needs_confirmation:
-            assert rule == "confirm"
+        if op.always_asks:
+            assert rule == ("confirm (raises privilege)" if op.raises_privilege else "confirm")
         elif op.effect is Effect.VERIFY:
             assert "5 attempts" in rule and "600s" in rule
         elif op.confirm_fields:
             assert rule.startswith("allowed; confirm when touching") and "password" in rule
+        elif op.metadata_fields:
+            assert rule == "allowed; confirm when writing metadata keys role, roles, permissions, admin, is_admin"
         else:
             assert rule == "allowed"
     assert SECRET_KEY not in proc.stdout + proc.stderr

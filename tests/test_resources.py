@@ -12,6 +12,7 @@ from mcp.shared.exceptions import MCPError
 
 from clerk_mcp.server import build_server
 from clerk_mcp.settings import Settings
+from clerk_mcp.views import unfence
 from conftest import USER_ID, FakeClerk, make_server
 
 pytestmark = pytest.mark.anyio
@@ -29,13 +30,13 @@ async def test_the_user_template_is_listed_and_nothing_sandbox_only_is() -> None
     async with Client(make_server(FakeClerk())) as client:
         [template] = (await client.list_resource_templates()).resource_templates
         static = (await client.list_resources()).resources
-    assert (template.uri_template, template.mime_type) == ("clerk://users/{user_id}", "application/json")
+    assert (template.uri_template, template.mime_type) == ("clerk://users/{user_id}", "text/plain")
     assert static == []
 
 
 async def test_a_user_reads_as_get_user_returns_it_without_private_metadata(clerk: FakeClerk) -> None:
     content = await read(make_server(clerk), USER_URI)
-    user = json.loads(content.text)
+    user = json.loads(unfence(content.text))
     assert user["id"] == USER_ID and user["email_addresses"][0]["email_address"] == "jane@example.com"
     assert "private_metadata" not in user and "PRIVATE-VALUE" not in content.text
     assert clerk.sent == [("GET", f"/v1/users/{USER_ID}")]
@@ -43,7 +44,7 @@ async def test_a_user_reads_as_get_user_returns_it_without_private_metadata(cler
 
 async def test_private_metadata_only_when_the_operator_exposes_it(clerk: FakeClerk) -> None:
     content = await read(make_server(clerk, expose_private_metadata=True), USER_URI)
-    assert json.loads(content.text)["private_metadata"] == {"internal_note": "PRIVATE-VALUE"}
+    assert json.loads(unfence(content.text))["private_metadata"] == {"internal_note": "PRIVATE-VALUE"}
 
 
 async def test_clerk_errors_reach_the_client_as_one_line(clerk: FakeClerk) -> None:
@@ -72,7 +73,7 @@ async def test_the_sandbox_describes_its_seed_data() -> None:
     async with Client(server) as client:
         [seed] = (await client.list_resources()).resources
         [content] = (await client.read_resource(str(seed.uri))).contents
-        jane = json.loads((await client.read_resource("clerk://users/user_JnyMoEDIHnLlPdefJCJWoqY4enl")).contents[0].text)
+        jane = json.loads(unfence((await client.read_resource("clerk://users/user_JnyMoEDIHnLlPdefJCJWoqY4enl")).contents[0].text))
     assert (str(seed.uri), seed.mime_type) == ("clerk://sandbox/seed", "text/markdown")
     assert "jane@example.com" in content.text
     assert jane["first_name"] == "Jane"

@@ -137,7 +137,7 @@ async def test_dry_run_sends_nothing_asks_nothing_and_describes_the_real_request
         assert described["dry_run"] is True
         for secret in SECRETS:
             assert secret not in preview.content[0].text
-        if op.needs_confirmation or op.name == "update_user":
+        if op.always_asks or op.name == "update_user":
             assert described["decision"] == "confirm" and jane in described["confirmation"]
         # The real call then sends exactly the described request.
         await sandbox.clear_log()
