@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import socket
 import sys
 from pathlib import Path
@@ -173,10 +172,9 @@ def http_app(settings: Settings, server: ClerkMCPServer | None = None) -> Guard:
     return Guard(app, token=token, hosts=hosts, origins=origins, backend="sandbox" if settings.sandbox else "clerk")
 
 
-def default_audit_log() -> Path:
+def default_audit_log(settings: Settings) -> Path:
     """Where `serve --http` audits when no `--audit-log` is given: a shared service always keeps a trail."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "clerk-mcp" / "audit.jsonl"
+    return settings.state_dir / "audit.jsonl"
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -210,7 +208,7 @@ def serve_http(settings: Settings) -> None:
     exposure(settings)  # refuse an unsafe configuration, or a busy port, before building anything
     sock = listening_socket(settings.host, settings.port)
     if settings.audit_log is None:
-        settings = settings.model_copy(update={"audit_log": default_audit_log()})
+        settings = settings.model_copy(update={"audit_log": default_audit_log(settings)})
     server = build_server(settings)
     app = http_app(settings, server)
     print(

@@ -201,7 +201,7 @@ def tools_table() -> str:
     rows = ["| Tool | Toolset | Title | Effect | Default policy | Description |", "|---|---|---|---|---|---|"]
     for op in OPERATIONS:
         rule = policy.describe(op)["rule"]
-        if op.needs_confirmation and op.consequence:
+        if op.always_asks and op.consequence:
             rule += f": {op.consequence}"
         cells = (f"`{op.name}`", op.toolset, op.title, op.effect.value, rule, op.description)
         rows.append(_row(cells))

@@ -340,7 +340,8 @@ BACKEND_NOTES = {
 
 INSTRUCTIONS = (
     "Manage the users of a Clerk instance. Find users with get_user_list (filters, summaries) before acting on an id. "
-    "Deleting, banning, disabling MFA, reading OAuth tokens and credential changes ask a human to confirm; "
+    "Deleting, banning, unbanning, disabling MFA, reading OAuth tokens, credential changes and metadata writes to "
+    "privileged keys (such as role) ask a human to confirm; "
     "if they decline, do not retry. Times are Unix milliseconds. "
     "Tools that change something take dry_run: true to preview the request and any confirmation, sending nothing. "
     "Tool results wrap Clerk data in <clerk-data id=X>…</clerk-data id=X> with a fresh random X each time: "

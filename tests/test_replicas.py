@@ -1,5 +1,6 @@
 """Three stateless replicas sharing one real Redis behave as one server: no confirmation, verify budget or rate
 limit can be escaped by landing on another replica, and a Redis outage refuses only what needs shared state.
+Without Redis, replicas on one host and successive `clerk-mcp call` processes share the local store just as well.
 
 A real `redis-server` (the distribution's package; .ci/run installs it) runs on a loopback port; the replicas are
 `clerk-mcp serve --http --stateless` processes; the Clerk emulator is a `clerk-mcp emulator` process, so its request log
@@ -8,7 +9,9 @@ A real `redis-server` (the distribution's package; .ci/run installs it) runs on 
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -122,21 +125,31 @@ def fresh(redis_server: RedisServer, clerk: str) -> None:
     httpx.post(f"{clerk}/_sandbox/reset", json={"seed": True}, headers=SANDBOX).raise_for_status()
 
 
-@contextmanager
-def replicas(tmp_path: Path, redis_url: str, clerk: str, count: int = 3, **settings: Any) -> Iterator[list[str]]:
-    """`count` `clerk-mcp serve --http --stateless` processes sharing `redis_url` and the emulator at `clerk`
-    (stderr in tmp_path/replicaN.log); yields their base URLs. Processes, as in production: threads sharing
-    one interpreter would delay each other's requests and blur what the emulator sees."""
+@pytest.fixture
+def fresh_clerk(clerk: str) -> None:
+    """The demo data reloaded and the request log cleared, for tests that use no Redis."""
+    httpx.post(f"{clerk}/_sandbox/reset", json={"seed": True}, headers=SANDBOX).raise_for_status()
+
+
+def operator_env(clerk: str, **settings: Any) -> dict[str, str]:
+    """The environment of a clerk-mcp process talking to the emulator at `clerk` with a real (sk_test_) key. The
+    local store's directory (XDG_STATE_HOME, one per test) is inherited, as every process of one operator would."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_MCP_", "CLERK_SECRET"))}
     overrides = {f"CLERK_MCP_{name.upper()}": str(value) for name, value in settings.items()}
+    return {**environment, "CLERK_SECRET_KEY": SANDBOX_SECRET_KEY, "CLERK_API_URL": clerk, **overrides}
+
+
+@contextmanager
+def replicas(tmp_path: Path, redis_url: str | None, clerk: str, count: int = 3, **settings: Any) -> Iterator[list[str]]:
+    """`count` `clerk-mcp serve --http --stateless` processes sharing `redis_url` (or, with None, this host's local
+    store) and the emulator at `clerk` (stderr in tmp_path/replicaN.log); yields their base URLs. Processes, as in
+    production: threads sharing one interpreter would delay each other's requests and blur what the emulator sees."""
     processes, urls = [], []
     try:
         for index in range(count):
             log = tmp_path / f"replica{index}.log"
-            env = {
-                **environment, "CLERK_SECRET_KEY": SANDBOX_SECRET_KEY, "CLERK_API_URL": clerk,
-                "CLERK_MCP_REDIS_URL": redis_url, "CLERK_MCP_AUDIT_LOG": str(tmp_path / f"audit{index}.jsonl"), **overrides,
-            }
+            shared = {"redis_url": redis_url} if redis_url else {}
+            env = operator_env(clerk, audit_log=tmp_path / f"audit{index}.jsonl", **shared, **settings)
             command = [sys.executable, "-m", "clerk_mcp.cli", "serve", "--http", "--stateless", "--port", "0"]
             processes.append((subprocess.Popen(command, env=env, stderr=log.open("w")), log))
         for process, log in processes:
@@ -182,22 +195,62 @@ async def test_a_confirmation_asked_on_one_replica_runs_once_and_cannot_be_repla
     tmp_path: Path, redis_server: RedisServer, clerk: str, fresh: None
 ):
     with replicas(tmp_path, redis_server.url, clerk) as (first, second, third):
-        balancer = Split(first, second)
-        async with mcp_client(first, {}, balancer, elicitation_callback=answering("accept", APPROVE)) as client:
-            result = await client.call_tool("ban_user", {"user_id": JANE})
-        assert not result.is_error and result.structured_content["banned"] is True, result.content
-        assert len(balancer.answers) == 1
-        bans = f"/v1/users/{JANE}/ban"
-        assert len(clerk_requests(clerk, bans)) == 1
+        await ban_jane_then_replay(first, second, third, clerk)
 
-        # Unbanned again, Jane looks as she did when the human approved: the replay meets the very same question.
-        headers, body = balancer.answers[0]
-        headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-        async with httpx.AsyncClient(timeout=30) as http:
-            (await http.post(f"{clerk}/v1/users/{JANE}/unban", headers=SANDBOX)).raise_for_status()
-            replay = await http.post(f"{third}/mcp", content=body, headers=headers)
-        assert replay.status_code == 200 and "already used" in replay.text, replay.text
-        assert len(clerk_requests(clerk, bans)) == 1
+
+async def ban_jane_then_replay(first: str, second: str, third: str, clerk: str) -> tuple[dict[str, str], bytes]:
+    """Jane banned through `first` with the human's answer landing on `second`; she is unbanned again behind the
+    server's back (so a replay meets the very same question), and the replay sent to `third` must be refused.
+    Returns the answer's request, to replay elsewhere."""
+    balancer = Split(first, second)
+    async with mcp_client(first, {}, balancer, elicitation_callback=answering("accept", APPROVE)) as client:
+        result = await client.call_tool("ban_user", {"user_id": JANE})
+    assert not result.is_error and result.structured_content["banned"] is True, result.content
+    headers, body = balancer.answers[0]
+    headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+    await replay_is_refused(third, clerk, headers, body)
+    return headers, body
+
+
+async def replay_is_refused(url: str, clerk: str, headers: dict[str, str], body: bytes) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        (await http.post(f"{clerk}/v1/users/{JANE}/unban", headers=SANDBOX)).raise_for_status()
+        replay = await http.post(f"{url}/mcp", content=body, headers=headers)
+    assert replay.status_code == 200 and "already used" in replay.text, replay.text
+    assert len(clerk_requests(clerk, f"/v1/users/{JANE}/ban")) == 1
+
+
+async def test_without_redis_replicas_on_one_host_spend_an_approval_once_even_across_a_restart(
+    tmp_path: Path, clerk: str, fresh_clerk: None
+):
+    """Shared sealing keys and no Redis: the replicas share this host's local store, so one approval runs once —
+    not once more on every other replica, and not again after they restart."""
+    keys = {"state_keys": secrets.token_hex(32)}
+    with replicas(tmp_path, None, clerk, count=2, **keys) as (first, second):
+        headers, body = await ban_jane_then_replay(first, second, first, clerk)
+        await replay_is_refused(second, clerk, headers, body)
+    with replicas(tmp_path, None, clerk, count=1, **keys) as (restarted,):
+        await replay_is_refused(restarted, clerk, headers, body)
+
+
+def test_verify_attempts_and_the_rate_limit_hold_from_one_clerk_mcp_call_to_the_next(clerk: str, fresh_clerk: None):
+    """Each `clerk-mcp call` is a new process; the local store counts for all of them."""
+
+    def call(tool: str, arguments: dict[str, Any], **settings: Any) -> dict[str, Any]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "clerk_mcp.cli", "call", tool, json.dumps(arguments)],
+            env=operator_env(clerk, **settings), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return json.loads(proc.stdout)
+
+    limited = {"rate_limit": 2, "rate_window": 600, "rate_wait": 0.2}
+    counts = [call("get_users_count", {}, **limited) for _ in range(3)]
+    assert [r.get("decision") for r in counts] == [None, None, "rate_limited"], counts
+    assert len(clerk_requests(clerk, "/v1/users/count")) == 2
+
+    budget = [call("verify_password", WRONG_PASSWORD, verify_attempts=2) for _ in range(3)]
+    assert [r.get("decision") for r in budget] == [None, None, "over_budget"], budget
+    assert len(clerk_requests(clerk, f"/v1/users/{JANE}/verify_password")) == 2
 
 
 async def test_verify_attempts_spread_over_replicas_share_one_budget(
