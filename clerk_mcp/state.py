@@ -326,8 +326,9 @@ class RateLimiter:
     Clerk counts requests as they arrive, and one granted earlier can arrive later than one granted after it,
     so each slot is held 10 % longer than the window: that much jitter cannot push Clerk over its limit.
 
-    Without Redis a request goes ahead unthrottled, with a warning on stderr: the limiter only spares Clerk's
-    429s, which the adapter retries anyway, while budgets and approvals guard something and refuse instead.
+    When the shared state is unreachable a request goes ahead unthrottled, with a warning on stderr: the limiter
+    only spares Clerk's 429s, which the adapter retries anyway, while budgets and approvals guard something and
+    refuse instead.
     """
 
     def __init__(self, state: SharedState, key: str, limit: int, window: float, max_wait: float) -> None:
@@ -361,4 +362,4 @@ class RateLimiter:
         """At most one warning a minute, so an outage does not flood the log."""
         if time.monotonic() - self._warned_at >= 60:
             self._warned_at = time.monotonic()
-            print("clerk-mcp: Redis unreachable; Clerk requests go ahead without the shared rate limit", file=sys.stderr)
+            print("clerk-mcp: shared state unreachable; Clerk requests go ahead without the shared rate limit", file=sys.stderr)

@@ -318,3 +318,14 @@ def test_the_emulator_refuses_a_public_address_with_its_well_known_key_and_never
     finally:
         process.kill()
         process.communicate()
+
+
+def test_a_state_directory_that_cannot_hold_the_local_store_stops_start_up(tmp_path):
+    """Approvals and verify budgets are kept across processes or not at all: no silent per-process fallback."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    proc = cli("call", "get_users_count", CLERK_SECRET_KEY=VALID_KEY, CLERK_API_URL=DEAD_URL, CLERK_MCP_STATE_DIR=str(blocker))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [proc.stderr.strip()], "one line"
+    assert "cannot open the local state store" in proc.stderr and "CLERK_MCP_STATE_DIR" in proc.stderr
+    assert VALID_KEY not in proc.stderr
