@@ -102,7 +102,7 @@ class ClerkMCPServer(MCPServer):
         self._connect = connect
         self._prompts_registered = False
         self.policy = Policy(settings)
-        # Budgets, approvals and the rate limit: in Redis with CLERK_MCP_REDIS_URL, so replicas share them.
+        # Budgets, approvals and the rate limit: shared by every process acting on this Clerk instance (state.py).
         self.state = open_state(settings)
         self.budget = AttemptBudget(self.state, settings.verify_attempts, settings.verify_window)
         self.confirmation = Confirmation(self._target, self.state, production=self.policy.production)
