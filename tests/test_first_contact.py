@@ -106,8 +106,8 @@ PUBLISHABLE = "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k"  # the shape of Clerk's publish
     ("key", "expected"),
     [
         (PUBLISHABLE, "a pk_… publishable key is not one"),
-        ("garbage-S3CRET-value", "must be a Clerk secret key (sk_test_… or sk_live_…"),
-        ("sk_test_S3CRET value", "must be a Clerk secret key"),
+        ("garbage-S3CRET-value", "must be a Clerk secret key starting with sk_test_ or sk_live_"),
+        ("sk_test_S3CRET value", "contains whitespace inside the key"),
     ],
 )
 def test_a_key_that_is_not_a_secret_key_stops_start_up_before_any_request(clerk, key, expected):
