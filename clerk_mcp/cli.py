@@ -110,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser("rotate-state-key", help="put a new confirmation-sealing key first in Redis's ring; restart replicas after")
     rotate.add_argument("--redis-url", help="default: CLERK_MCP_REDIS_URL")
 
+    evaluate = sub.add_parser("eval", help="score an agent command on the support scenarios (README: Agent evaluations)")
+    evaluate.add_argument("agent", nargs=argparse.REMAINDER, help="the agent command, after --")
+    evaluate.add_argument("-k", "--select", action="append", default=[], metavar="NAME|TAG",
+                          help="run the scenarios with this name or tag (globs; repeat for more; default: all)")
+    evaluate.add_argument("--timeout", type=float, help="seconds each scenario's agent may run (default: the scenario's, 60)")
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    evaluate.add_argument("--junit", type=Path, metavar="FILE", help="write the report as JUnit XML")
+    evaluate.add_argument("--scenarios", type=Path, metavar="DIR", help="scenario files to run (default: the bundled suite)")
+    evaluate.add_argument("--list", action="store_true", help="list the selected scenarios and exit")
+
     manifests = sub.add_parser("manifests", help="write the generated manifests/ (tool files, registry entry, client configs)")
     manifests.add_argument("--dir", type=Path, default=Path("manifests"))
     manifests.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale, missing or extra file")
@@ -188,6 +198,11 @@ def _dispatch(ns: argparse.Namespace) -> int:
         from .transcripts import run_replay
 
         return run_replay(ns.path)
+    if ns.command == "eval":
+        from .evals.command import run
+
+        return run(ns.agent, patterns=ns.select, directory=ns.scenarios, timeout=ns.timeout, json_path=ns.json,
+                   junit_path=ns.junit, list_only=ns.list)
     if ns.command == "rotate-state-key":
         return _rotate_state_key(ns.redis_url)
     if ns.command == "manifests":

@@ -13,6 +13,12 @@ Fixtures:
 - `clerk_mcp_client` — an in-process `mcp.client.Client` connected to it that records every tool call
   and answers confirmation questions from a script: `client.confirmations.approve("ban_user")`;
   anything not scripted is declined.
+- `clerk_scenario` — parametrizes a test over the evaluation scenarios (clerk_mcp/evals), all of them or those
+  `--clerk-scenarios=NAME|TAG,...` selects (globs); `run_scenario` runs one against your agent in a fresh world:
+
+    async def test_my_agent(clerk_scenario):
+        outcome = await run_scenario(clerk_scenario, my_agent)   # my_agent(request, client) -> final answer
+        outcome.check()                                          # fails naming each failed check
 
     async def test_agent_bans_spammer(clerk_sandbox, clerk_mcp_client):
         clerk_mcp_client.confirmations.approve("ban_user")
@@ -36,16 +42,40 @@ if TYPE_CHECKING:
     from .sandbox.clock import Clock
     from .server import ClerkMCPServer
 
-__all__ = ["ClerkTestClient", "Sandbox", "sandbox_server"]
+__all__ = ["ClerkTestClient", "CommandAgent", "Sandbox", "run_scenario", "sandbox_server"]
+_FROM_EVALS = frozenset({"CommandAgent", "run_scenario"})
 
 
 def __getattr__(name: str) -> Any:
     """`from clerk_mcp.testing import Sandbox` works, while the plugin itself stays cheap to load."""
     if name in __all__:
-        from . import agent_testing
+        from . import agent_testing, evals
 
-        return getattr(agent_testing, name)
+        return getattr(evals if name in _FROM_EVALS else agent_testing, name)
     raise AttributeError(name)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("clerk-mcp").addoption(
+        "--clerk-scenarios", metavar="NAME|TAG,...", default="",
+        help="evaluation scenarios that tests taking `clerk_scenario` run: names or tags, globs, comma-separated "
+        "(default: all)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "clerk_scenario" in metafunc.fixturenames:
+        from .evals import load_suite, select
+
+        patterns = [p.strip() for p in metafunc.config.getoption("clerk_scenarios").split(",") if p.strip()]
+        scenarios = select(load_suite(), patterns)
+        metafunc.parametrize("clerk_scenario", scenarios, ids=[s.name for s in scenarios], indirect=True)
+
+
+@pytest.fixture
+def clerk_scenario(request: pytest.FixtureRequest, anyio_backend: Any) -> Any:
+    """One evaluation scenario (`clerk_mcp.evals.Scenario`); `run_scenario(clerk_scenario, agent)` scores it."""
+    return request.param
 
 
 @pytest.fixture

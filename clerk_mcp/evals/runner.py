@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -50,9 +51,8 @@ if TYPE_CHECKING:
 URL_VARIABLE, COMMAND_VARIABLE, SCENARIO_VARIABLE = "CLERK_EVAL_MCP_URL", "CLERK_EVAL_MCP_COMMAND", "CLERK_EVAL_SCENARIO"
 MAX_ANSWER_BYTES = 1 << 20
 STDERR_TAIL = 2_000
-# Ids the sandbox makes up during a run (a created user's) differ from run to run; counted as one fixed id, the
-# token figure repeats. So do trace ids, which transcripts already blank.
-_CLERK_ID = re.compile(r"\b([a-z]{2,8})_[A-Za-z0-9]{27}\b")
+# Trace ids are fresh random hex on every error; counted as one fixed id, the token figure repeats.
+_TRACE_ID = re.compile(r'("(?:clerk_)?trace_id": ")[0-9a-f]*"')
 
 InProcessAgent = Callable[[str, "Client"], Awaitable[str]]
 
@@ -157,7 +157,7 @@ class World:
         return _lines(self.audit_log)
 
     def tokens(self) -> int:
-        return sum(_tokens(_CLERK_ID.sub(r"\1_" + "x" * 27, json.dumps(e, sort_keys=True))) for e in _lines(self.transcript))
+        return sum(_tokens(_TRACE_ID.sub(r'\g<1>' + "0" * 32 + '"', json.dumps(e, sort_keys=True))) for e in _lines(self.transcript))
 
     def score(self, answer: str, seconds: float, error: str | None, stderr: str = "") -> Outcome:
         calls = self.calls()
@@ -178,8 +178,11 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 async def run_scenario(scenario: Scenario, agent: Agent, *, timeout: float | None = None) -> Outcome:
     """Run `agent` on a fresh world for `scenario` and score it. `timeout` (seconds) overrides the scenario's."""
+    from ..sandbox.store import seeded_ids
+
     limit = timeout or scenario.timeout
-    with tempfile.TemporaryDirectory(prefix="clerk-eval-") as tmp:
+    # Seeded by the scenario's name: the ids the sandbox makes (fixture users, created users) repeat run after run.
+    with tempfile.TemporaryDirectory(prefix="clerk-eval-") as tmp, seeded_ids(zlib.crc32(scenario.name.encode())):
         world = World(scenario, Path(tmp))
         server = world.server()
         started = time.perf_counter()
@@ -216,6 +219,8 @@ async def _run_in_process(agent: InProcessAgent, request: str, server: ClerkMCPS
     except TimeoutError:
         return "", f"stopped after the time limit of {limit:g} s", ""
     except Exception as exc:  # the agent under evaluation failed: that is its score, not the harness's crash
+        while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:  # the client's task group wraps it
+            exc = exc.exceptions[0]
         return "", f"the agent raised {type(exc).__name__}: {exc}", ""
 
 

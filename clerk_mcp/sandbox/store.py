@@ -11,11 +11,13 @@ case-insensitive substring test then runs on those candidates only.
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import sqlite3
 import string
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,9 +208,26 @@ ADDED_USER_COLUMNS = {
 TABLES = ("images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
 
 
+# Where new ids come from: the system's CSPRNG, or a seeded generator while a harness runs `seeded_ids`.
+_ID_SOURCE: ContextVar[random.Random | None] = ContextVar("clerk_sandbox_id_source", default=None)
+
+
 def new_id(prefix: str) -> str:
     """A Clerk-shaped id: prefix, underscore, 27 characters of [A-Za-z0-9]."""
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(27))
+    source = _ID_SOURCE.get()
+    choice = source.choice if source is not None else secrets.choice
+    return f"{prefix}_" + "".join(choice(_ALPHABET) for _ in range(27))
+
+
+@contextlib.contextmanager
+def seeded_ids(seed: int) -> Iterator[None]:
+    """Ids made in this context (and the tasks and worker threads it starts) repeat run after run for one `seed`:
+    evaluations (clerk_mcp/evals) score a deterministic agent the same every time."""
+    token = _ID_SOURCE.set(random.Random(seed))
+    try:
+        yield
+    finally:
+        _ID_SOURCE.reset(token)
 
 
 def _marks(values: Sequence[Any]) -> str:
