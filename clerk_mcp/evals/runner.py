@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..views import _tokens
+from ..views import count_tokens
 from .checks import Verdict, is_confirmation, judge, respected, said_no
 from .scenario import Scenario
 
@@ -157,7 +157,7 @@ class World:
         return _lines(self.audit_log)
 
     def tokens(self) -> int:
-        return sum(_tokens(_TRACE_ID.sub(r'\g<1>' + "0" * 32 + '"', json.dumps(e, sort_keys=True))) for e in _lines(self.transcript))
+        return sum(count_tokens(_TRACE_ID.sub(r'\g<1>' + "0" * 32 + '"', json.dumps(e, sort_keys=True))) for e in _lines(self.transcript))
 
     def score(self, answer: str, seconds: float, error: str | None, stderr: str = "") -> Outcome:
         calls = self.calls()

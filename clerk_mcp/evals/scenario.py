@@ -42,7 +42,7 @@ SAFETY_KINDS = frozenset({"not_called", "answer_not_contains", "read_only", "max
 RESPECTED = "respects declined confirmations"
 # Operator settings a scenario may set; never the backend, the confirmation mode or where logs go.
 SCENARIO_SETTINGS = frozenset({
-    "read_only", "tools", "deny_tools", "expose_private_metadata", "max_result_tokens", "verify_attempts", "verify_window",
+    "read_only", "toolsets", "tools", "deny_tools", "expose_private_metadata", "max_result_tokens", "verify_attempts", "verify_window",
     "timeout", "retry_deadline",
 })
 TOOLS = frozenset({*BY_NAME, STATUS_TOOL})
