@@ -193,11 +193,13 @@ def test_a_bad_scenario_file_is_a_usage_error_naming_file_and_field(tmp_path: Pa
     assert f"{tmp_path / 'broken.toml'}:" in err and problem in err
 
 
-def test_a_selection_that_matches_nothing_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_eval_usage_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "-k", "no-such-thing", "--", "true"]) == 2
     assert "no scenario name or tag matches 'no-such-thing'; tags are:" in capsys.readouterr().err
     assert main(["eval", "-k", "lookup-by-email"]) == 2
     assert "give the agent command after --" in capsys.readouterr().err
+    assert main(["eval", "--timeout", "0", "--", "true"]) == 2
+    assert "--timeout must be a positive number of seconds" in capsys.readouterr().err
 
 
 def test_eval_list_shows_the_selected_scenarios(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,6 +31,8 @@ def run(
         for s in scenarios:
             print(f"{s.name:<30} {','.join(s.tags):<40} {s.description}")
         return 0
+    if timeout is not None and not timeout > 0:
+        raise ValueError("--timeout must be a positive number of seconds")
     agent = agent[1:] if agent[:1] == ["--"] else agent
     if not agent:
         raise ValueError("give the agent command after --, e.g. clerk-mcp eval -- python my_agent.py")

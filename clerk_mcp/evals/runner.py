@@ -254,12 +254,12 @@ async def _run_process(argv: tuple[str, ...], request: str, environment: dict[st
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_drain, process.stdout, out, MAX_ANSWER_BYTES)
             tasks.start_soon(_drain, process.stderr, err, 64 * STDERR_TAIL)
-            try:
-                await process.stdin.send(request.encode())
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass  # the agent did not read its request: its answer will say so
-            await process.stdin.aclose()
-            with anyio.move_on_after(limit) as waited:
+            with anyio.move_on_after(limit) as waited:  # the request too: an agent that never reads it must not hang us
+                try:
+                    await process.stdin.send(request.encode())
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass  # the agent did not read its request: its answer will say so
+                await process.stdin.aclose()
                 await process.wait()
             if waited.cancelled_caught:
                 error = f"stopped after the time limit of {limit:g} s"
