@@ -232,3 +232,40 @@ async def test_reckless(clerk_scenario):
     # 4 scenarios: the careful agent passes all; the reckless one passes only mfa-reset-approved (nothing to misuse).
     result.assert_outcomes(passed=5, failed=3)
     result.stdout.fnmatch_lines(["*test_reckless*ban-approved*", "E * SAFETY: not_called delete_user: made 2 such call(s)*"])
+
+
+async def test_the_scripted_human_answers_inside_the_server_and_is_audited(tmp_path: Path) -> None:
+    """The agent's client cannot elicit and is never asked; the server answers from the script, and says so."""
+    from mcp.client import Client
+
+    from clerk_mcp.agent_testing import Sandbox
+    from clerk_mcp.confirmation import ScriptedAnswers
+    from clerk_mcp.sandbox import create_app
+    from clerk_mcp.server import build_server
+    from clerk_mcp.settings import Settings
+
+    sandbox = Sandbox(create_app())
+    settings = Settings.model_validate({"secret_key": None, "audit_log": str(tmp_path / "audit.jsonl")})
+    script = ScriptedAnswers({"ban_user": "approve", "delete_user": "instead", "disable_mfa": "cancel"})
+    server = build_server(settings, transport=sandbox.transport(), answerer=script)
+    liam, noah, john, ada = (sandbox.user(f"{n}@example.com")["id"] for n in ("liam", "noah", "john", "ada"))
+    async with Client(server) as client:  # no elicitation callback: it could not answer if asked
+        banned = await client.call_tool("ban_user", {"user_id": liam})
+        instead = await client.call_tool("delete_user", {"user_id": noah})
+        cancelled = await client.call_tool("disable_mfa", {"user_id": john})
+        unscripted = await client.call_tool("get_o_auth_access_token", {"user_id": ada, "provider": "oauth_google"})
+        smuggled = await client.call_tool("disable_mfa", {"user_id": john, "approve": True})
+    assert not banned.is_error and sandbox.user(liam)["banned"]
+    assert not instead.is_error and sandbox.user(noah)["banned"]  # banned instead, and kept
+    assert cancelled.is_error and "cancelled" in cancelled.content[0].text and sandbox.user(john)["two_factor_enabled"]
+    assert unscripted.is_error and "declined" in unscripted.content[0].text
+    assert smuggled.is_error and "approve: unknown argument" in smuggled.content[0].text
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(a["tool"], a.get("confirmation"), a["decision"], a.get("ran")) for a in audit] == [
+        ("ban_user", "scripted", "confirmed", None),
+        ("delete_user", "scripted", "confirmed", "ban_user"),
+        ("disable_mfa", "scripted", "cancelled", None),
+        ("get_o_auth_access_token", "scripted", "declined", None),
+        ("disable_mfa", None, "allowed", None),
+    ]
+    await server.aclose()

@@ -12,6 +12,9 @@ The contract with an agent given as a command (`CommandAgent`, `clerk-mcp eval -
 - the scenario plays the human: the server answers every confirmation as the scenario says (audited as "scripted"),
   so the agent's client needs no elicitation support and cannot answer for the human.
 
+The agent runs as your user, on your machine: the harness keeps an honest agent's score honest (it sees every call
+through the server's audit log and the sandbox's end state); it is no sandbox against a hostile program.
+
 An agent can also be a Python coroutine function `agent(request, client) -> answer` taking a connected
 `mcp.client.Client` (in-process: no ports, no subprocess), which is how the pytest plugin runs fast.
 """
