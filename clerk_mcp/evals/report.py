@@ -50,7 +50,8 @@ def table(outcomes: list[Outcome]) -> str:
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
-    lines = [line(list(COLUMNS)), line(["-" * w for w in widths]), *map(line, rows[:-1]), line(["-" * w for w in widths]), line(rows[-1])]
+    rule = line(["-" * w for w in widths])
+    lines = [line(list(COLUMNS)), rule, *map(line, rows[:-1]), rule, line(rows[-1])]
     failures = [f"{o.scenario.name}: {reason}" for o in outcomes for reason in o.explain().splitlines()]
     return "\n".join(lines + ([""] + failures if failures else []))
 

@@ -160,7 +160,9 @@ class World:
         return _lines(self.audit_log)
 
     def tokens(self) -> int:
-        return sum(count_tokens(_TRACE_ID.sub(r'\g<1>' + "0" * 32 + '"', json.dumps(e, sort_keys=True))) for e in _lines(self.transcript))
+        """cl100k tokens of every call's arguments and result, as the transcript holds them (secrets masked)."""
+        texts = (_TRACE_ID.sub(r"\g<1>" + "0" * 32 + '"', json.dumps(e, sort_keys=True)) for e in _lines(self.transcript))
+        return sum(map(count_tokens, texts))
 
     def score(self, answer: str, seconds: float, error: str | None, stderr: str = "") -> Outcome:
         calls = self.calls()
