@@ -12,8 +12,8 @@ import hashlib
 import json
 import secrets
 import unicodedata
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -158,6 +158,25 @@ def build_question(op: Operation, args: Args, target: dict[str, Any], decision: 
     )
 
 
+@dataclass(frozen=True)
+class ScriptedAnswers:
+    """The human's answers fixed in advance, per tool: how an evaluation scenario plays the human (clerk_mcp/evals).
+
+    `answers` maps a tool to "approve", "decline", "cancel" or "instead" (approve the question's reversible
+    alternative); a tool not listed is declined. The program that builds the server gives it (`build_server(...,
+    answerer=...)`); no setting, tool argument or client message can, and with it no client is ever asked. Each
+    answer goes through `Question.chosen` as a human's would, and the server audits it as "scripted".
+    """
+
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+    def answer(self, question: Question) -> str:
+        """The operation approved for `question`, or the `PolicyRefusal` a human's no would raise."""
+        given = self.answers.get(question.asked, "decline")
+        content = {"approve": True, "instead": True} if given == "instead" else {"approve": True}
+        return question.chosen("accept" if given in ("approve", "instead") else given, content)
+
+
 class Confirmation:
     """Puts a call's question to the human and returns the operation they approved.
 
@@ -166,11 +185,13 @@ class Confirmation:
     """
 
     def __init__(
-        self, fetch_user: Callable[[str], Awaitable[dict[str, Any]]], shared: SharedState, *, production: bool
+        self, fetch_user: Callable[[str], Awaitable[dict[str, Any]]], shared: SharedState, *, production: bool,
+        script: ScriptedAnswers | None = None,
     ) -> None:
         self.fetch_user = fetch_user
         self.shared = shared
         self.production = production
+        self.script = script
 
     async def question(
         self, op: Operation, args: Args, decision: Decision, user: dict[str, Any] | None = None
@@ -184,6 +205,8 @@ class Confirmation:
     async def ask(self, ctx: Any, op: Operation, args: Args, decision: Decision) -> InputRequiredResult | Operation:
         """Ask; returns the operation approved (`op` or the decision's alternative), an `InputRequiredResult`
         for the client to answer (2026-07-28), or raises `PolicyRefusal` for anything but a yes."""
+        if self.script is not None:  # an evaluation: the scenario plays the human, and no client is asked
+            return BY_NAME[self.script.answer(await self.question(op, args, decision))]
         require_elicitation(ctx)
         question = await self.question(op, args, decision)
         version = ctx.protocol_version

@@ -29,7 +29,7 @@ from .errors import ClerkAPIError, ClerkMCPError, InternalError, InvalidArgument
 from .models import Args, GetUserArgs, StatusArgs
 from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, input_schema, output_schema
 from .audit import AuditLog, loggable_args
-from .confirmation import Confirmation, describe_target
+from .confirmation import Confirmation, ScriptedAnswers, describe_target
 from .policy import AttemptBudget, Decision, Policy
 from .resources import register_resources
 from .settings import Settings
@@ -89,7 +89,10 @@ def every_tool() -> list[MCPTool]:
 
 
 class ClerkMCPServer(MCPServer):
-    def __init__(self, settings: Settings, connect: Callable[[SharedState], ClerkClient], *, instructions: str) -> None:
+    def __init__(
+        self, settings: Settings, connect: Callable[[SharedState], ClerkClient], *, instructions: str,
+        answerer: ScriptedAnswers | None = None,
+    ) -> None:
         # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS,
         # else Redis's ring).
         keys = state_keys(settings)
@@ -105,7 +108,7 @@ class ClerkMCPServer(MCPServer):
         # Budgets, approvals and the rate limit: shared by every process acting on this Clerk instance (state.py).
         self.state = open_state(settings)
         self.budget = AttemptBudget(self.state, settings.verify_attempts, settings.verify_window)
-        self.confirmation = Confirmation(self._target, self.state, production=self.policy.production)
+        self.confirmation = Confirmation(self._target, self.state, production=self.policy.production, script=answerer)
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
         self.transcript = AuditLog(settings.record) if settings.record else None
         register_resources(self)
@@ -214,6 +217,8 @@ class ClerkMCPServer(MCPServer):
         # Provisional: a refusal or decline below overrides it in the audit record.
         record["decision"] = "allowed" if decision.asks_human else decision.rule
         if decision.asks_human:
+            if self.confirmation.script is not None:
+                record["confirmation"] = "scripted"
             chosen = await self.confirmation.ask(ctx, op, args, decision)
             if isinstance(chosen, InputRequiredResult):
                 return chosen
@@ -301,7 +306,7 @@ def error_result(exc: ClerkMCPError) -> CallToolResult:
     )
 
 
-def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer:
+def build_server(settings: Settings, *, transport: Any = None, answerer: ScriptedAnswers | None = None) -> ClerkMCPServer:
     """The server for `settings`: Clerk itself when a secret key is set, else the embedded sandbox."""
     # httpx logs every request URL at INFO; URLs carry user ids and emails, which are not for the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -328,7 +333,8 @@ def build_server(settings: Settings, *, transport: Any = None) -> ClerkMCPServer
             )
         return ClerkClient(key, api_url=settings.api_url, transport=transport, **options)
 
-    return ClerkMCPServer(settings, connect, instructions=f"{INSTRUCTIONS} {BACKEND_NOTES[settings.backend_kind]}")
+    instructions = f"{INSTRUCTIONS} {BACKEND_NOTES[settings.backend_kind]}"
+    return ClerkMCPServer(settings, connect, instructions=instructions, answerer=answerer)
 
 
 BACKEND_NOTES = {

@@ -134,7 +134,9 @@ class World:
             self.sandbox.fail(**fault)
         self.audit_log, self.transcript = workdir / "audit.jsonl", workdir / "transcript.jsonl"
         self.session_file = workdir / "session.json"
-        self.settings = {**scenario.settings, "audit_log": str(self.audit_log), "record": str(self.transcript)}
+        # Its own local store: attempt budgets and approvals of one run are shared by its HTTP and stdio servers only.
+        self.settings = {**scenario.settings, "audit_log": str(self.audit_log), "record": str(self.transcript),
+                         "state_dir": str(workdir / "state")}
 
     def server(self) -> ClerkMCPServer:
         """The server under evaluation, in-process on the sandbox, answering confirmations as the scenario says."""

@@ -43,7 +43,7 @@ RESPECTED = "respects declined confirmations"
 # Operator settings a scenario may set; never the backend, the confirmation mode or where logs go.
 SCENARIO_SETTINGS = frozenset({
     "read_only", "toolsets", "tools", "deny_tools", "expose_private_metadata", "max_result_tokens", "verify_attempts", "verify_window",
-    "timeout", "retry_deadline",
+    "timeout", "retry_deadline", "privileged_metadata_keys", "confirm_passwords",
 })
 TOOLS = frozenset({*BY_NAME, STATUS_TOOL})
 
