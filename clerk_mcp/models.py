@@ -284,3 +284,102 @@ class StatusArgs(Args):
     """`clerk_status`: optionally, the user whose verify attempts are left."""
 
     user_id: UserId | None = None
+
+
+# -- toolset `identifiers`: a user's email addresses, phone numbers, web3 wallets and external accounts --------------
+
+# The id of an email address, phone number, wallet or external account (Clerk's `idn_…`, `eac_…`): path-safe, as UserId.
+ObjectId = UserId
+# Replacing a user's address or number: "reserved" keeps it usable for sign-in and unclaimable; "unverified" neither.
+ReplacementStatus = Literal["verified", "reserved", "unverified"]
+
+
+class EmailAddressPath(Args):
+    email_address_id: ObjectId
+
+
+class PhoneNumberPath(Args):
+    phone_number_id: ObjectId
+
+
+class GetEmailAddressArgs(EmailAddressPath):
+    pass
+
+
+class CreateEmailAddressArgs(DryRun):
+    user_id: UserId
+    email_address: str
+    verified: bool | None = None
+    primary: bool | None = Field(None, description="default: only if the user has no email address")
+    notify_primary_email_address_changed: bool | None = None
+
+
+class UpdateEmailAddressArgs(EmailAddressPath, DryRun):
+    verified: bool | None = None
+    primary: bool | None = None
+    notify_primary_email_address_changed: bool | None = None
+
+
+class DeleteEmailAddressArgs(EmailAddressPath, DryRun):
+    pass
+
+
+class ReplaceUserEmailAddressArgs(UserPath, DryRun):
+    email_address: str
+    identification_status: ReplacementStatus = Field("verified", description="unverified can lock the user out")
+    notify_primary_email_address_changed: bool | None = None
+
+
+class GetPhoneNumberArgs(PhoneNumberPath):
+    pass
+
+
+class CreatePhoneNumberArgs(DryRun):
+    user_id: UserId
+    phone_number: str = Field(description="E.164")
+    verified: bool | None = None
+    primary: bool | None = None
+    reserved_for_second_factor: bool | None = Field(None, description="needs verified")
+
+
+class UpdatePhoneNumberArgs(PhoneNumberPath, DryRun):
+    verified: bool | None = None
+    primary: bool | None = None
+    reserved_for_second_factor: bool | None = None
+
+
+class DeletePhoneNumberArgs(PhoneNumberPath, DryRun):
+    pass
+
+
+class ReplaceUserPhoneNumberArgs(UserPath, DryRun):
+    phone_number: str = Field(description="E.164")
+    identification_status: ReplacementStatus = Field("verified", description="unverified can lock the user out")
+
+
+class UserWeb3WalletDeleteArgs(UserPath, DryRun):
+    web3_wallet_identification_id: ObjectId
+
+
+class DeleteExternalAccountArgs(UserPath, DryRun):
+    external_account_id: ObjectId
+
+
+# -- toolset `billing`: a user's subscription and credit balance ------------------------------------------------------
+
+
+class GetUserBillingSubscriptionArgs(UserPath):
+    pass
+
+
+class GetUserBillingCreditBalanceArgs(UserPath):
+    pass
+
+
+class AdjustUserBillingCreditBalanceArgs(UserPath, DryRun):
+    # "The credit amount in cents. Must be greater than zero." (spec AdjustCreditBalanceRequest)
+    amount: Annotated[int, Field(ge=1, le=INT64_MAX), WithJsonSchema({"type": "integer", "minimum": 1, "description": "cents"})]
+    action: Literal["increase", "decrease"]
+    currency: str = Field(None, description="default USD")
+    idempotency_key: str = Field(description="reusing a key returns the first entry")
+    note: str = None

@@ -83,3 +83,61 @@ class DryRunPreview(Result):
     dry_run: Literal[True]
     request: dict[str, Any]
     decision: str
+
+
+# -- toolset `identifiers` ---------------------------------------------------------------------------------------------
+
+
+class EmailAddress(Result):
+    id: str = None  # type: ignore[assignment]
+    object: Literal["email_address"]
+    email_address: str
+    reserved: bool
+    verification: dict[str, Any] | None
+
+
+class PhoneNumber(Result):
+    id: str = None  # type: ignore[assignment]
+    object: Literal["phone_number"]
+    phone_number: str
+    reserved: bool
+    reserved_for_second_factor: bool = None  # type: ignore[assignment]
+    verification: dict[str, Any] | None
+
+
+# -- toolset `billing` -------------------------------------------------------------------------------------------------
+
+
+class Money(Result):
+    """An amount in cents, as Clerk formats it (`amount_formatted` "25.00", `currency_symbol` "$")."""
+
+    amount: int
+    amount_formatted: str
+    currency: str
+    currency_symbol: str
+
+
+class BillingSubscription(Result):
+    object: Literal["commerce_subscription"]
+    id: str
+    status: str
+    payer_id: str
+    active_at: int | None
+    past_due_at: int | None
+    subscription_items: list[dict[str, Any]]
+
+
+class CreditBalance(Result):
+    object: str
+    balance: Money | None  # null: the payer never had credits
+
+
+class CreditLedgerEntry(Result):
+    object: str
+    id: str
+    payer_id: str
+    amount: Money  # negative for a decrease
+    source_type: str
+    source_id: str
+    note: str | None = None
+    created_at: str  # RFC 3339, unlike Clerk's other timestamps

@@ -25,9 +25,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import SANDBOX_SECRET_KEY, fixtures, harness, oauth
+from . import SANDBOX_SECRET_KEY, billing, fixtures, harness, identifiers, oauth
 from .errors import GENERIC, ClerkError
-from .handlers import API_VERSIONS, HANDLERS, LATEST_API_VERSION, MAX_IMAGE_BYTES, Call, json_body, replace_user_metadata
+from .handlers import API_VERSIONS, LATEST_API_VERSION, MAX_IMAGE_BYTES, Call, json_body, replace_user_metadata
+from .handlers import HANDLERS as USERS_HANDLERS
 from .lockout import Lockout
 from .store import Store
 
@@ -37,6 +38,8 @@ from .store import Store
 MAX_JSON_BYTES = 1024 * 1024
 MAX_FORM_BYTES = MAX_IMAGE_BYTES + 64 * 1024
 MAX_HARNESS_BYTES = 16 * 1024 * 1024
+# Every operation's handler, by operation name: the Users operations', then each toolset module's.
+HANDLERS = USERS_HANDLERS | identifiers.HANDLERS | billing.HANDLERS
 # Handlers (bcrypt included) run in worker threads, at most this many at once, so the event loop
 # stays free for other requests whatever a request costs.
 WORKERS = 8

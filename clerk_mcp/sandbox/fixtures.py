@@ -11,6 +11,7 @@ import secrets
 from importlib import resources
 from typing import Any
 
+from . import billing
 from .credentials import hash_backup_code
 from .errors import ClerkError, identifier_exists, param_format, param_type, param_value
 from .handlers import Call, checked_body
@@ -46,6 +47,7 @@ USER_FIELDS = {
     "updated_at": "integer", "last_sign_in_at": "integer?", "last_active_at": "integer?", "legal_accepted_at": "integer?",
     "mfa_enabled_at": "integer?", "mfa_disabled_at": "integer?", "external_accounts": "object[]", "sessions": "object[]",
     "failed_verification_attempts": "integer", "lockout_expires_at": "integer?",
+    "billing_subscription": "object", "credit_balance": "integer",
 }
 IDENTIFICATION_FIELDS = {"id": "string", "reserved": "boolean", "second_factor": "boolean"}  # + the kind: "email_address": "…"
 ACCOUNT_FIELDS = {
@@ -79,6 +81,7 @@ def check(data: Any) -> dict[str, Any]:
             _items([i for i in user.get(key, []) if isinstance(i, dict)], IDENTIFICATION_FIELDS | {kind: "string"}, (kind,))
         _items(user.get("external_accounts", []), ACCOUNT_FIELDS, ("provider",))
         _items(user.get("sessions", []), SESSION_FIELDS)
+        _items([user["billing_subscription"]] if "billing_subscription" in user else [], billing.SUBSCRIPTION_FIELDS)
     _items(fixture.get("organization_memberships", []), MEMBERSHIP_FIELDS, ("user_id",))
     return fixture
 
@@ -153,6 +156,10 @@ def add_user(store: Store, user: dict[str, Any]) -> str:
     for session in user.get("sessions", []):
         store.insert("sessions", {"id": session.get("id") or new_id("sess"), "user_id": user_id,
                                   "status": session.get("status", "active"), "created_at": session.get("created_at", created)})
+    if "billing_subscription" in user:
+        billing.subscribe(store, user_id, {"created_at": created, **user["billing_subscription"]})
+    if user.get("credit_balance"):
+        billing.grant(store, user_id, _count(user["credit_balance"], "credit_balance"), key="seed", note="opening balance")
     return user_id
 
 

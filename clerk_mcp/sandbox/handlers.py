@@ -207,9 +207,9 @@ def _rfc3339(name: str, value: str) -> int:
         raise ClerkError("FormInvalidTime", param=name) from None
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
-_WALLET = re.compile(r"^0x[0-9a-fA-F]{40}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+WALLET = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _USERNAME = re.compile(r"^[a-z0-9_-]+$")
 
 
@@ -236,9 +236,9 @@ def _identifications(store: Store, body: dict[str, Any], now: int) -> list[dict[
     """The new user's identification rows, after format, status and uniqueness checks."""
     rows = []
     for kind, pattern, status_field, invalid in (
-        ("email_address", _EMAIL, "email_address_identification_status", "FormInvalidEmailAddress"),
-        ("phone_number", _PHONE, "phone_number_identification_status", "FormInvalidPhoneNumber"),
-        ("web3_wallet", _WALLET, None, "FormInvalidWeb3WalletAddress"),
+        ("email_address", EMAIL, "email_address_identification_status", "FormInvalidEmailAddress"),
+        ("phone_number", PHONE, "phone_number_identification_status", "FormInvalidPhoneNumber"),
+        ("web3_wallet", WALLET, None, "FormInvalidWeb3WalletAddress"),
     ):
         values = [v.lower() if kind != "phone_number" else v for v in body.get(kind) or []]
         statuses = (body.get(status_field) if status_field else None) or ["verified"] * len(values)

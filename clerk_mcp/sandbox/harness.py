@@ -1,4 +1,5 @@
-"""Test-harness controls under `/_sandbox/` (never `/v1`): reset, seed, extra accounts, faults, request log, clock.
+"""Test-harness controls under `/_sandbox/` (never `/v1`): reset, seed, extra accounts and subscriptions, faults,
+request log, clock.
 
 Faults let a test make the next N matching `/v1` requests fail the way networks and Clerk do:
 an error status with Clerk's body, a 429 with `Retry-After`, added latency, a non-JSON body, or a
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import fixtures
+from . import billing, fixtures
 from .errors import ClerkError, param_missing, param_value
 from .handlers import Call, checked_body, json_body
 from .store import Store
@@ -201,6 +202,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
             raise param_missing("organization_id")
         return store.membership_json(fixtures.add_membership(store, data))
 
+    def billing_subscription(data: Any) -> Any:
+        data = _checked(data, billing.SUBSCRIPTION_FIELDS | {"user_id": "string"}, required=("user_id",))
+        return billing.subscribe(store, data.pop("user_id"), data)
+
     def add_fault(data: Any) -> Any:
         fault = Fault(**_checked(data, FAULT_FIELDS))
         sandbox.faults.add(fault)
@@ -225,6 +230,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route("/seed", endpoint(seed), methods=["POST"]),
         Route("/oauth_accounts", endpoint(oauth_account, status=201), methods=["POST"]),
         Route("/organization_memberships", endpoint(membership, status=201), methods=["POST"]),
+        Route("/billing_subscriptions", endpoint(billing_subscription, status=201), methods=["POST"]),
         Route("/faults", endpoint(add_fault, status=201), methods=["POST"]),
         Route("/faults", endpoint(lambda _: sandbox.faults.list()), methods=["GET"]),
         Route("/faults", endpoint(lambda _: sandbox.faults.clear()), methods=["DELETE"]),

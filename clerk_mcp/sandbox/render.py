@@ -22,13 +22,18 @@ def image_url(image_id: str | None) -> str:
     return f"{IMAGE_HOST}/{image_id}" if image_id else DEFAULT_AVATAR
 
 
+def _verification(ident: Row) -> dict[str, Any] | None:
+    """Verified by an admin (the Backend API creates identifications that way), or none yet: reserved or unverified."""
+    return _ADMIN_VERIFICATION if ident["verified"] and not ident["reserved"] else None
+
+
 def _email(ident: Row, accounts: Sequence[Row]) -> dict[str, Any]:
     return {
         "id": ident["id"],
         "object": "email_address",
         "email_address": ident["value"],
         "reserved": bool(ident["reserved"]),
-        "verification": None if ident["reserved"] else _ADMIN_VERIFICATION,
+        "verification": _verification(ident),
         "linked_to": [{"type": a["provider"], "id": a["id"]} for a in accounts if a["email_address"] == ident["value"]],
         "matches_sso_connection": False,
         "created_at": ident["created_at"],
@@ -44,7 +49,7 @@ def _phone(ident: Row, default_second_factor: bool) -> dict[str, Any]:
         "reserved_for_second_factor": bool(ident["second_factor"]),
         "default_second_factor": default_second_factor,
         "reserved": bool(ident["reserved"]),
-        "verification": None if ident["reserved"] else _ADMIN_VERIFICATION,
+        "verification": _verification(ident),
         "linked_to": [],
         "backup_codes": None,
         "created_at": ident["created_at"],

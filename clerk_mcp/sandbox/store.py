@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS identifications (
     type TEXT NOT NULL,
     value TEXT NOT NULL,
     reserved INTEGER NOT NULL DEFAULT 0,
+    verified INTEGER NOT NULL DEFAULT 1,
     second_factor INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
@@ -153,6 +154,26 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
 
+-- Billing (toolset `billing`): a user's payer, with the subscription the seed or harness gave it (JSON, see
+-- billing.py), and the credit ledger whose sum is the balance.
+CREATE TABLE IF NOT EXISTS billing_payers (
+    user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    id TEXT NOT NULL UNIQUE,
+    subscription TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credit_ledger (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    note TEXT,
+    source_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (user_id, idempotency_key)
+);
+
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -199,13 +220,13 @@ SEARCH_INDEXES = ("users_search", "identifications_search")
 TRIGRAM = sqlite3.sqlite_version_info >= (3, 34, 0)
 BROAD = 5_000  # trigram matches beyond which scanning for a substring is cheaper than testing each
 
-# Columns added to `users` after databases were first written: an older file gains them when opened.
-ADDED_USER_COLUMNS = {
-    "lockout_expires_at": "INTEGER",
-    "failed_verification_attempts": "INTEGER NOT NULL DEFAULT 0",
+# Columns added after databases were first written: an older file gains them when opened.
+ADDED_COLUMNS = {
+    "users": {"lockout_expires_at": "INTEGER", "failed_verification_attempts": "INTEGER NOT NULL DEFAULT 0"},
+    "identifications": {"verified": "INTEGER NOT NULL DEFAULT 1"},
 }
 
-TABLES = ("images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
+TABLES = ("credit_ledger", "billing_payers", "images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
 
 
 # Where new ids come from: the system's CSPRNG, or a seeded generator while a harness runs `seeded_ids`.
@@ -384,10 +405,11 @@ class Store:
         if path:
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
-        existing = {r["name"] for r in self.db.execute("PRAGMA table_info(users)")}
-        for column, declaration in ADDED_USER_COLUMNS.items():
-            if column not in existing:
-                self.db.execute(f"ALTER TABLE users ADD COLUMN {column} {declaration}")
+        for table, added in ADDED_COLUMNS.items():
+            existing = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            for column, declaration in added.items():
+                if column not in existing:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         if TRIGRAM:
             self._create_search_indexes()
 

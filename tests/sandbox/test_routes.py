@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clerk_mcp.operations import OPERATIONS
 from clerk_mcp.sandbox.app import v1_routes
-from clerk_mcp.sandbox.handlers import HANDLERS
+from clerk_mcp.sandbox.app import HANDLERS
 
 
 def test_every_operation_has_exactly_one_handler() -> None:
