@@ -23,6 +23,15 @@ JANE = "user_JnyMoEDIHnLlPdefJCJWoqY4enl"  # password "correct-horse-battery", o
 JOHN = "user_kx2WmTGuBqHejxt5sblIrbgmEkk"  # TOTP secret KVKFKRCPNZQUYMLXOVYDSQKJKZDTSRLD + backup codes
 ALAN = "user_Ck27stoDDz1ulYSQZxSN7STvp92"  # oauth_google + oauth_github
 MALLORY = "user_IrLs6FgSaYG8lG0w1C4pDk1xHZy"  # banned
+SATOSHI = "user_DTYtRwOI44BkEALiYXthG3GDDpG"  # one web3 wallet, nothing else
+# Identifications and accounts of the seed users (toolset identifiers).
+JANE_EMAIL = "idn_ZEKSJA3TMJ7XoMJY7VvoQRmaAwt"  # jane@example.com, primary, linked to her oauth_google account
+JANE_PHONE = "idn_NVWfEj9MDYA1GO74ZWiAtg1qgLD"
+JOHN_EMAIL = "idn_SsYwEV6hlpkR1Y64upheMwaW2RG"
+JOHN_PHONE = "idn_KBErsHWd89isZ5uRIUqxTVexym7"  # his SMS second factor
+RITA_EMAIL = "idn_5SagEyNDsVqxGsvw38LzPLLvbSp"  # reserved@example.com, reserved
+SATOSHI_WALLET = "idn_rsvePd6FCK9RhGPBdyjrYW3qnC2"
+ALAN_GOOGLE = "eac_xKYzbn8TtR9eucDBXjc5a3SI1pr"
 ACME = "org_MYTkDyS91C53edMHUnYK3TMDy5h"
 INITECH = "org_tRpTcOJ3sHeHGvQY7GYMdvjeOl1"
 TOTP_SECRET = "KVKFKRCPNZQUYMLXOVYDSQKJKZDTSRLD"

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY
 from clerk_mcp.sandbox.errors import catalogue
 
-from .support import JANE, JOHN
+from .support import ALAN_GOOGLE, JANE, JANE_EMAIL, JANE_PHONE, JOHN, JOHN_PHONE, SATOSHI, SATOSHI_WALLET
 
 DATA = Path(__file__).resolve().parents[2] / "clerk_mcp" / "sandbox" / "api_errors.json"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
@@ -95,7 +95,32 @@ REACHES: dict[str, Callable[[TestClient], Any]] = {
     "Unexpected": fault(500),
     "ServiceUnavailable": fault(503),
     "GatewayTimeout": fault(504),
+    # toolsets identifiers and billing
+    "IdentificationNotFound": lambda c: c.get(f"/v1/email_addresses/{JOHN_PHONE}"),  # a phone number's id is no email's
+    "LastIdentificationDeletionFailed": lambda c: c.delete(f"/v1/users/{SATOSHI}/web3_wallets/{SATOSHI_WALLET}"),
+    "DeleteLinkedCommNotAllowed": lambda c: c.delete(f"/v1/email_addresses/{JANE_EMAIL}"),
+    "CreateSecondFactorUnverified": lambda c: c.post("/v1/phone_numbers", json={"user_id": JANE, "phone_number": "+15555550900",
+                                                                                "reserved_for_second_factor": True}),
+    "UpdateSecondFactorUnverified": lambda c: c.patch(f"/v1/phone_numbers/{JANE_PHONE}", json={"verified": False, "reserved_for_second_factor": True}),
+    "LastIdentificationSetFor2FAFailed": lambda c: _only_phone(c),
+    "ExternalAccountNotFound": lambda c: c.delete(f"/v1/users/{JANE}/external_accounts/{ALAN_GOOGLE}"),
+    "SubscriptionNotFound": lambda c: c.get(f"/v1/users/{JOHN}/billing/subscription"),
+    "InvalidCreditAmount": lambda c: _adjust(c, amount=0),
+    "InvalidCreditAction": lambda c: _adjust(c, action="refund"),
+    "InsufficientCreditBalance": lambda c: _adjust(c, amount=2501),  # Jane's seeded balance is 2500
+    "CurrencyInvalid": lambda c: _adjust(c, currency="XTS"),
 }
+
+
+def _adjust(c: TestClient, **body: Any) -> Any:
+    return c.post(f"/v1/users/{JANE}/billing/credits", json={"amount": 1, "action": "decrease", "idempotency_key": "k", **body})
+
+
+def _only_phone(c: TestClient) -> Any:
+    """A user whose only identification is a verified phone number, made their second factor."""
+    assert c.post("/_sandbox/seed", json={"users": [{"id": "user_phone_only", "phone_numbers": ["+15555550901"]}]}).status_code == 200
+    phone = c.get("/v1/users/user_phone_only").json()["phone_numbers"][0]["id"]
+    return c.patch(f"/v1/phone_numbers/{phone}", json={"reserved_for_second_factor": True})
 
 
 def _lock(c: TestClient, kind: str) -> Any:

@@ -11,12 +11,20 @@ import pytest
 from starlette.testclient import TestClient
 
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.sandbox import handlers
+from clerk_mcp.sandbox import billing, handlers, identifiers
 
 from .support import (
     ALAN,
+    ALAN_GOOGLE,
     JANE,
+    JANE_EMAIL,
+    JANE_PHONE,
     JOHN,
+    JOHN_EMAIL,
+    JOHN_PHONE,
+    RITA_EMAIL,
+    SATOSHI,
+    SATOSHI_WALLET,
     TOTP_SECRET,
     response_schema,
     spec,
@@ -55,7 +63,49 @@ SCENARIOS: dict[str, Callable[[TestClient], list[httpx.Response]]] = {
     "get_o_auth_access_token": lambda c: [c.get(f"/v1/users/{ALAN}/oauth_access_tokens/oauth_github"),
                                           c.get("/v1/users/user_missing/oauth_access_tokens/oauth_github")],
     "users_get_organization_memberships": lambda c: [c.get(f"/v1/users/{JANE}/organization_memberships", params={"limit": 1})],
+    # toolset identifiers
+    "get_email_address": lambda c: [c.get(f"/v1/email_addresses/{JANE_EMAIL}"), c.get(f"/v1/email_addresses/{JANE_PHONE}")],
+    "create_email_address": lambda c: [c.post("/v1/email_addresses", json={"user_id": JOHN, "email_address": "j2@example.org", "primary": True}),
+                                       c.post("/v1/email_addresses", json={"user_id": JOHN, "email_address": "jane@example.com"})],
+    "update_email_address": lambda c: [c.patch(f"/v1/email_addresses/{RITA_EMAIL}", json={"verified": True}),
+                                       c.patch(f"/v1/email_addresses/{JANE_EMAIL}", json={"verified": "yes"})],
+    "delete_email_address": lambda c: [c.delete(f"/v1/email_addresses/{JOHN_EMAIL}"), c.delete(f"/v1/email_addresses/{JANE_EMAIL}")],
+    "replace_user_email_address": lambda c: [c.put(f"/v1/users/{JOHN}/email_address", json={"email_address": "new@example.org"}),
+                                             c.put(f"/v1/users/{JANE}/email_address", json={"email_address": "new2@example.org"})],
+    "get_phone_number": lambda c: [c.get(f"/v1/phone_numbers/{JOHN_PHONE}"), c.get(f"/v1/phone_numbers/{JANE_EMAIL}")],
+    "create_phone_number": lambda c: [c.post("/v1/phone_numbers", json={"user_id": ALAN, "phone_number": "+15555550999", "verified": True,
+                                                                         "reserved_for_second_factor": True}),
+                                      c.post("/v1/phone_numbers", json={"user_id": ALAN, "phone_number": "+15555550998",
+                                                                         "reserved_for_second_factor": True})],
+    "update_phone_number": lambda c: [c.patch(f"/v1/phone_numbers/{JANE_PHONE}", json={"reserved_for_second_factor": True, "primary": True}),
+                                      c.patch(f"/v1/phone_numbers/{JANE_EMAIL}", json={})],
+    "delete_phone_number": lambda c: [c.delete(f"/v1/phone_numbers/{JOHN_PHONE}"), c.delete(f"/v1/phone_numbers/{JOHN_PHONE}")],
+    "replace_user_phone_number": lambda c: [c.put(f"/v1/users/{JOHN}/phone_number", json={"phone_number": "+15555550555", "identification_status": "reserved"}),
+                                            c.put(f"/v1/users/{JOHN}/phone_number", json={"phone_number": "+15555550555", "identification_status": "maybe"})],
+    "user_web3_wallet_delete": lambda c: [c.delete(f"/v1/users/{SATOSHI}/web3_wallets/{SATOSHI_WALLET}"),
+                                          _with_username(c, SATOSHI, lambda: c.delete(f"/v1/users/{SATOSHI}/web3_wallets/{SATOSHI_WALLET}"))],
+    "delete_external_account": lambda c: [c.delete(f"/v1/users/{ALAN}/external_accounts/{ALAN_GOOGLE}"),
+                                          c.delete(f"/v1/users/{JANE}/external_accounts/{ALAN_GOOGLE}")],
+    # toolset billing
+    "get_user_billing_subscription": lambda c: [c.get(f"/v1/users/{JANE}/billing/subscription"), c.get(f"/v1/users/{JOHN}/billing/subscription"),
+                                                _subscribed(c, JOHN, status="past_due", plan_period="annual"),
+                                                _subscribed(c, ALAN, fee=0, status="incomplete")],
+    "get_user_billing_credit_balance": lambda c: [c.get(f"/v1/users/{JANE}/billing/credits"), c.get(f"/v1/users/{JOHN}/billing/credits")],
+    "adjust_user_billing_credit_balance": lambda c: [
+        c.post(f"/v1/users/{JANE}/billing/credits", json={"amount": 150, "action": "decrease", "idempotency_key": "a", "note": "refund"}),
+        c.post(f"/v1/users/{JOHN}/billing/credits", json={"amount": 1, "action": "decrease", "idempotency_key": "b"}),
+    ],
 }
+
+
+def _with_username(c: TestClient, user_id: str, then: Callable[[], httpx.Response]) -> httpx.Response:
+    assert c.patch(f"/v1/users/{user_id}", json={"username": "satoshi"}).status_code == 200
+    return then()
+
+
+def _subscribed(c: TestClient, user_id: str, **subscription: object) -> httpx.Response:
+    assert c.post("/_sandbox/billing_subscriptions", json={"user_id": user_id, **subscription}).status_code == 201
+    return c.get(f"/v1/users/{user_id}/billing/subscription")
 
 
 def test_every_operation_has_a_scenario() -> None:
@@ -109,6 +159,22 @@ def _declared(schema: dict) -> dict[str, str]:
 def test_request_body_tables_match_the_spec(path: str, method: str, table: dict[str, str]) -> None:
     schema = spec()["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["additionalProperties"] is False
+    assert table == _declared(schema)
+
+
+@pytest.mark.parametrize(("path", "method", "table"), [
+    ("/email_addresses", "post", identifiers.CREATE_EMAIL_FIELDS),
+    ("/email_addresses/{email_address_id}", "patch", identifiers.UPDATE_EMAIL_FIELDS),
+    ("/users/{user_id}/email_address", "put", identifiers.REPLACE_EMAIL_FIELDS),
+    ("/phone_numbers", "post", identifiers.CREATE_PHONE_FIELDS),
+    ("/phone_numbers/{phone_number_id}", "patch", identifiers.UPDATE_PHONE_FIELDS),
+    ("/users/{user_id}/phone_number", "put", identifiers.REPLACE_PHONE_FIELDS),
+    ("/users/{user_id}/billing/credits", "post", billing.ADJUST_FIELDS),
+])
+def test_toolset_body_tables_match_the_spec(path: str, method: str, table: dict[str, str]) -> None:
+    schema = spec()["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     assert table == _declared(schema)
 
 
