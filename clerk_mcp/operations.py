@@ -230,12 +230,14 @@ OPERATIONS: tuple[Operation, ...] = (
     # Adding a verified or primary identifier, or a second factor, hands someone a way into the account: a human
     # confirms. Deleting or replacing one takes a way in (and maybe the MFA) away from the user: a human confirms.
     Operation(
+        toolset="identifiers",
         name="get_email_address", operation_id="GetEmailAddress", title="Get email address",
         description="Get one email address (idn_ id from a user's email_addresses): value, verification, links.",
         method="GET", path="/email_addresses/{email_address_id}", args=m.GetEmailAddressArgs, result=r.EmailAddress,
         effect=Effect.READ, idempotent=True,
     ),
     Operation(
+        toolset="identifiers",
         name="create_email_address", operation_id="CreateEmailAddress", title="Add email address",
         description="Add an email address to a user (unverified unless verified=true). "
         "Verified or primary needs human confirmation.",
@@ -244,6 +246,7 @@ OPERATIONS: tuple[Operation, ...] = (
         confirm_fields=frozenset({"verified", "primary"}),
     ),
     Operation(
+        toolset="identifiers",
         name="update_email_address", operation_id="UpdateEmailAddress", title="Update email address",
         description="Mark an email address verified or not, or make it the user's primary; needs human confirmation.",
         method="PATCH", path="/email_addresses/{email_address_id}", args=m.UpdateEmailAddressArgs, result=r.EmailAddress,
@@ -252,6 +255,7 @@ OPERATIONS: tuple[Operation, ...] = (
         confirm_fields=frozenset({"verified", "primary"}),
     ),
     Operation(
+        toolset="identifiers",
         name="delete_email_address", operation_id="DeleteEmailAddress", title="Delete email address",
         description="Remove an email address from its user; needs human confirmation.",
         method="DELETE", path="/email_addresses/{email_address_id}", args=m.DeleteEmailAddressArgs, result=r.DeletedObject,
@@ -259,6 +263,7 @@ OPERATIONS: tuple[Operation, ...] = (
         consequence="removes the email address: the user can no longer sign in or be reached with it (another becomes primary)",
     ),
     Operation(
+        toolset="identifiers",
         name="replace_user_email_address", operation_id="ReplaceUserEmailAddress", title="Replace user's email addresses",
         description="Make one email address the user's only, primary one, deleting all others; needs human confirmation.",
         method="PUT", path="/users/{user_id}/email_address", args=m.ReplaceUserEmailAddressArgs, result=r.EmailAddress,
@@ -266,12 +271,14 @@ OPERATIONS: tuple[Operation, ...] = (
         consequence="deletes every other email address of the user; left unverified, the new one can lock them out",
     ),
     Operation(
+        toolset="identifiers",
         name="get_phone_number", operation_id="GetPhoneNumber", title="Get phone number",
         description="Get one phone number (idn_ id from a user's phone_numbers): value, verification, second factor.",
         method="GET", path="/phone_numbers/{phone_number_id}", args=m.GetPhoneNumberArgs, result=r.PhoneNumber,
         effect=Effect.READ, idempotent=True,
     ),
     Operation(
+        toolset="identifiers",
         name="create_phone_number", operation_id="CreatePhoneNumber", title="Add phone number",
         description="Add a phone number to a user (unverified unless verified=true). "
         "Verified, primary or second factor needs human confirmation.",
@@ -280,6 +287,7 @@ OPERATIONS: tuple[Operation, ...] = (
         confirm_fields=frozenset({"verified", "primary", "reserved_for_second_factor"}),
     ),
     Operation(
+        toolset="identifiers",
         name="update_phone_number", operation_id="UpdatePhoneNumber", title="Update phone number",
         description="Mark a phone number verified or not, primary, or an SMS second factor; needs human confirmation.",
         method="PATCH", path="/phone_numbers/{phone_number_id}", args=m.UpdatePhoneNumberArgs, result=r.PhoneNumber,
@@ -288,6 +296,7 @@ OPERATIONS: tuple[Operation, ...] = (
         confirm_fields=frozenset({"verified", "primary", "reserved_for_second_factor"}),
     ),
     Operation(
+        toolset="identifiers",
         name="delete_phone_number", operation_id="DeletePhoneNumber", title="Delete phone number",
         description="Remove a phone number from its user; needs human confirmation.",
         method="DELETE", path="/phone_numbers/{phone_number_id}", args=m.DeletePhoneNumberArgs, result=r.DeletedObject,
@@ -295,6 +304,7 @@ OPERATIONS: tuple[Operation, ...] = (
         consequence="removes the phone number, and the SMS second factor if it was one: the user can no longer sign in with it",
     ),
     Operation(
+        toolset="identifiers",
         name="replace_user_phone_number", operation_id="ReplaceUserPhoneNumber", title="Replace user's phone numbers",
         description="Make one phone number the user's only, primary one, deleting all others; needs human confirmation.",
         method="PUT", path="/users/{user_id}/phone_number", args=m.ReplaceUserPhoneNumberArgs, result=r.PhoneNumber,
@@ -302,6 +312,7 @@ OPERATIONS: tuple[Operation, ...] = (
         consequence="deletes every other phone number of the user; if one was an SMS second factor, all their MFA is turned off",
     ),
     Operation(
+        toolset="identifiers",
         name="user_web3_wallet_delete", operation_id="UserWeb3WalletDelete", title="Delete user's web3 wallet",
         description="Remove a web3 wallet (idn_ id) from a user; needs human confirmation.",
         method="DELETE", path="/users/{user_id}/web3_wallets/{web3_wallet_identification_id}",
@@ -309,6 +320,7 @@ OPERATIONS: tuple[Operation, ...] = (
         consequence="removes the web3 wallet: the user can no longer sign in with it",
     ),
     Operation(
+        toolset="identifiers",
         name="delete_external_account", operation_id="DeleteExternalAccount", title="Unlink user's external account",
         description="Unlink a connected account (eac_ id, e.g. Google) from a user; needs human confirmation.",
         method="DELETE", path="/users/{user_id}/external_accounts/{external_account_id}",
@@ -318,18 +330,21 @@ OPERATIONS: tuple[Operation, ...] = (
     # -- toolset `billing`: a user's subscription and credit balance ------------------------------------------------
     # Every credit adjustment changes what a person is charged, and a decrease takes credit from them: a human confirms.
     Operation(
+        toolset="billing",
         name="get_user_billing_subscription", operation_id="GetUserBillingSubscription", title="Get user's subscription",
         description="Get a user's billing subscription: status, plans, periods, next payment.",
         method="GET", path="/users/{user_id}/billing/subscription", args=m.GetUserBillingSubscriptionArgs,
         result=r.BillingSubscription, effect=Effect.READ, idempotent=True,
     ),
     Operation(
+        toolset="billing",
         name="get_user_billing_credit_balance", operation_id="GetUserBillingCreditBalance", title="Get user's credit balance",
         description="Get a user's billing credit balance (cents; null if never credited).",
         method="GET", path="/users/{user_id}/billing/credits", args=m.GetUserBillingCreditBalanceArgs,
         result=r.CreditBalance, effect=Effect.READ, idempotent=True,
     ),
     Operation(
+        toolset="billing",
         name="adjust_user_billing_credit_balance", operation_id="AdjustUserBillingCreditBalance",
         title="Adjust user's credit balance",
         description="Increase or decrease a user's billing credit (cents); needs human confirmation.",

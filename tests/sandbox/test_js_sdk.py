@@ -23,6 +23,8 @@ from .support import (
     JANE,
     JOHN,
     OTHER_80_BITS,
+    SATOSHI,
+    SATOSHI_WALLET,
     SECRET_80_BITS,
     TOTP_SECRET,
     serving,
@@ -42,6 +44,7 @@ const user = await users.updateUser(args.jane, { firstName: 'Janet', publicMetad
 console.log(JSON.stringify({ firstName: user.firstName, publicMetadata: user.publicMetadata, privateMetadata: user.privateMetadata }));
 """
 DRIVER = Path(__file__).with_name("js_sdk_drive.mjs")
+TOOLSETS_DRIVER = Path(__file__).with_name("js_sdk_toolsets.mjs")
 INSTALL_TIMEOUT_S = 45
 
 
@@ -58,7 +61,8 @@ def install(tmp_path_factory: pytest.TempPathFactory, package: str) -> Path:
         pytest.skip(f"npm install {package} took over {INSTALL_TIMEOUT_S} s (is the npm registry reachable?)")
     except subprocess.CalledProcessError as failed:
         pytest.skip(f"npm install {package} failed (is the npm registry reachable?): {failed.stderr.strip()[-500:]}")
-    shutil.copy(DRIVER, directory)
+    for driver in (DRIVER, TOOLSETS_DRIVER):
+        shutil.copy(driver, directory)
     return directory
 
 
@@ -123,3 +127,29 @@ def test_an_sdk_pinned_to_an_older_api_version_updates_metadata_its_way(tmp_path
     assert got["privateMetadata"] == app.state.sandbox.store.user_json(JANE)["private_metadata"] != {}
     [patch] = [e for e in app.state.sandbox.requests.entries() if e["method"] == "PATCH"]
     assert patch["headers"]["clerk-api-version"] == "2025-11-10" and "public_metadata" in patch["body"]
+
+
+def test_js_sdk_drives_the_identifiers_and_billing_toolsets(sdk_dir: Path) -> None:
+    """Every operation of toolsets identifiers and billing that @clerk/backend has a method for (it has none for a
+    user's credit balance: get_user_billing_credit_balance and adjust_user_billing_credit_balance are left out)."""
+    app = create_app()
+    with serving(app) as url:
+        args = {"apiUrl": url, "secretKey": SANDBOX_SECRET_KEY, "jane": JANE, "john": JOHN, "alan": ALAN,
+                "satoshi": SATOSHI, "satoshiWallet": SATOSHI_WALLET}
+        ran = subprocess.run(["node", TOOLSETS_DRIVER.name, json.dumps(args)], cwd=sdk_dir, capture_output=True, text=True,
+                             timeout=30, check=False)
+    assert ran.returncode == 0, ran.stderr
+    got = json.loads(ran.stdout)
+    assert got["added"] == {"emailAddress": "john.js@example.com", "status": "verified"}
+    assert (got["fetched"], got["primary"], got["deletedEmail"]) == (True, True, True)
+    assert (got["johnEmails"], got["replacedVerified"]) == (["john@js.example"], "verified")
+    assert got["linked"] == {"status": 400, "codes": ["delete_linked_identification_disallowed"]}
+    assert got["factor"] == {"reserved": True, "isDefault": True}
+    assert (got["fetchedPhone"], got["deletedPhone"], got["replacedPhone"]) == ("+15555550432", True, "+15555550433")
+    assert got["johnTwoFactor"] is False  # his TOTP, backup codes and SMS factor went with the replaced number
+    assert got["lastWallet"] == {"status": 400, "codes": ["identification_deletion_failed"]}
+    assert (got["deletedWallet"], got["deletedAccount"]) == (True, True)
+    assert got["subscription"] == {"status": "active", "plan": "pro", "next": 2000}
+    assert got["noSubscription"] == {"status": 404, "codes": ["subscription_not_found"]}
+    credit_ops = {("GET", "/users/{user_id}/billing/credits"), ("POST", "/users/{user_id}/billing/credits")}
+    assert unexercised_operations(app, toolsets={"identifiers", "billing"}) == credit_ops

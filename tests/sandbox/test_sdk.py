@@ -93,3 +93,43 @@ def test_sdk_retries_an_injected_503(live) -> None:
     app.state.sandbox.faults.add(Fault(path="/v1/users/count", status=503))
     assert clerk.users.count().total_count >= 29
     assert [e["status"] for e in app.state.sandbox.requests.entries()] == [503, 200]
+
+
+def test_sdk_drives_the_identifiers_and_billing_toolsets() -> None:
+    """Every operation of toolsets identifiers and billing, through the SDK's own methods and response models."""
+    app = create_app()
+    with serving(app) as url, Clerk(bearer_auth=SANDBOX_SECRET_KEY, server_url=f"{url}/v1") as clerk:
+        emails, phones, users = clerk.email_addresses, clerk.phone_numbers, clerk.users
+        added = emails.create(request={"user_id": JOHN, "email_address": "John.Sdk@example.com", "verified": True})
+        assert (added.email_address, added.verification.status) == ("john.sdk@example.com", "verified")
+        assert emails.get(email_address_id=added.id).id == added.id
+        assert emails.update(email_address_id=added.id, primary=True).id == users.get(user_id=JOHN).primary_email_address_id
+        assert emails.delete(email_address_id=added.id).deleted is True
+        replaced = emails.replace_for_user(user_id=JOHN, email_address="john@sdk.example", identification_status="reserved")
+        assert (replaced.reserved, [e.id for e in users.get(user_id=JOHN).email_addresses]) == (True, [replaced.id])
+
+        phone = phones.create(request={"user_id": ALAN, "phone_number": "+15555550321", "verified": True})
+        assert phones.update(phone_number_id=phone.id, reserved_for_second_factor=True).default_second_factor is True
+        assert phones.get(phone_number_id=phone.id).reserved_for_second_factor is True
+        assert phones.delete(phone_number_id=phone.id).deleted is True
+        assert phones.replace_for_user(user_id=JOHN, phone_number="+15555550322").phone_number == "+15555550322"
+        assert users.get(user_id=JOHN).two_factor_enabled is False  # his SMS second factor went: MFA is off
+
+        satoshi = "user_DTYtRwOI44BkEALiYXthG3GDDpG"
+        emails.create(request={"user_id": satoshi, "email_address": "satoshi@example.com", "verified": True})
+        wallet = users.get(user_id=satoshi).web3_wallets[0].id
+        assert users.delete_web3_wallet(user_id=satoshi, web3_wallet_identification_id=wallet).deleted is True
+        account = users.get(user_id=ALAN).external_accounts[0].id
+        assert users.delete_external_account(user_id=ALAN, external_account_id=account).deleted is True
+
+        subscription = users.get_billing_subscription(user_id=JANE)
+        assert (subscription.status, subscription.subscription_items[0].plan.slug) == ("active", "pro")
+        assert users.get_billing_credit_balance(user_id=JANE).balance.amount == 2500
+        entry = users.adjust_billing_credit_balance(user_id=JANE, amount=500, action="decrease", idempotency_key="sdk-1", note="sdk")
+        assert (entry.amount.amount, entry.note, entry.created_at.tzinfo is not None) == (-500, "sdk", True)
+        assert users.get_billing_credit_balance(user_id=JANE).balance.amount == 2000
+        with pytest.raises(models.ClerkErrors) as refused:
+            users.adjust_billing_credit_balance(user_id=JANE, amount=5000, action="decrease", idempotency_key="sdk-2")
+        assert refused.value.data.errors[0].code == "insufficient_credit_balance"
+
+    assert unexercised_operations(app, toolsets={"identifiers", "billing"}) == set()
