@@ -202,46 +202,20 @@ def _replace(store: Store, call: Call, kind: str, fields: dict[str, str]) -> dic
 
 # -- handlers --------------------------------------------------------------------------------------------------------
 
-def get_email_address(store: Store, call: Call) -> Any:
-    ident = _identification(store, "email_address", call.path["email_address_id"])
-    return _json(store, ident["id"], "email_address", ident["user_id"])
+def _handlers(kind: str, create: dict[str, str], update: dict[str, str], replace: dict[str, str]) -> dict[str, Callable[[Store, Call], Any]]:
+    """The five operations on one kind (`email_address`, `phone_number`), named as the operation table names them;
+    `/email_addresses/{email_address_id}` and the like take the id."""
+    def get(store: Store, call: Call) -> Any:
+        ident = _identification(store, kind, call.path[f"{kind}_id"])
+        return _json(store, ident["id"], kind, ident["user_id"])
 
-
-def create_email_address(store: Store, call: Call) -> Any:
-    return _create(store, call, "email_address", CREATE_EMAIL_FIELDS)
-
-
-def update_email_address(store: Store, call: Call) -> Any:
-    return _update(store, call, "email_address", call.path["email_address_id"], UPDATE_EMAIL_FIELDS)
-
-
-def delete_email_address(store: Store, call: Call) -> Any:
-    return _remove(store, _identification(store, "email_address", call.path["email_address_id"]))
-
-
-def replace_user_email_address(store: Store, call: Call) -> Any:
-    return _replace(store, call, "email_address", REPLACE_EMAIL_FIELDS)
-
-
-def get_phone_number(store: Store, call: Call) -> Any:
-    ident = _identification(store, "phone_number", call.path["phone_number_id"])
-    return _json(store, ident["id"], "phone_number", ident["user_id"])
-
-
-def create_phone_number(store: Store, call: Call) -> Any:
-    return _create(store, call, "phone_number", CREATE_PHONE_FIELDS)
-
-
-def update_phone_number(store: Store, call: Call) -> Any:
-    return _update(store, call, "phone_number", call.path["phone_number_id"], UPDATE_PHONE_FIELDS)
-
-
-def delete_phone_number(store: Store, call: Call) -> Any:
-    return _remove(store, _identification(store, "phone_number", call.path["phone_number_id"]))
-
-
-def replace_user_phone_number(store: Store, call: Call) -> Any:
-    return _replace(store, call, "phone_number", REPLACE_PHONE_FIELDS)
+    return {
+        f"get_{kind}": get,
+        f"create_{kind}": lambda store, call: _create(store, call, kind, create),
+        f"update_{kind}": lambda store, call: _update(store, call, kind, call.path[f"{kind}_id"], update),
+        f"delete_{kind}": lambda store, call: _remove(store, _identification(store, kind, call.path[f"{kind}_id"])),
+        f"replace_user_{kind}": lambda store, call: _replace(store, call, kind, replace),
+    }
 
 
 def user_web3_wallet_delete(store: Store, call: Call) -> Any:
@@ -264,9 +238,8 @@ def delete_external_account(store: Store, call: Call) -> Any:
 
 
 HANDLERS: dict[str, Callable[[Store, Call], Any]] = {
-    handler.__name__: handler for handler in (
-        get_email_address, create_email_address, update_email_address, delete_email_address, replace_user_email_address,
-        get_phone_number, create_phone_number, update_phone_number, delete_phone_number, replace_user_phone_number,
-        user_web3_wallet_delete, delete_external_account,
-    )
+    **_handlers("email_address", CREATE_EMAIL_FIELDS, UPDATE_EMAIL_FIELDS, REPLACE_EMAIL_FIELDS),
+    **_handlers("phone_number", CREATE_PHONE_FIELDS, UPDATE_PHONE_FIELDS, REPLACE_PHONE_FIELDS),
+    "user_web3_wallet_delete": user_web3_wallet_delete,
+    "delete_external_account": delete_external_account,
 }
