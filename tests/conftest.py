@@ -121,8 +121,22 @@ def canned_body(op: Operation, path_values: dict[str, str]) -> Any:
             ],
             "total_count": 1,
         },
+        # toolsets identifiers and billing
+        r.EmailAddress: {"id": "idn_1", "object": "email_address", "email_address": "jane@example.com", "reserved": False,
+                         "verification": None, "linked_to": [], "created_at": 1, "updated_at": 1},
+        r.PhoneNumber: {"id": "idn_2", "object": "phone_number", "phone_number": "+15555550100", "reserved": False,
+                        "reserved_for_second_factor": False, "verification": None, "linked_to": [], "created_at": 1, "updated_at": 1},
+        r.BillingSubscription: {"object": "commerce_subscription", "id": "csub_1", "instance_id": "ins_1", "status": "active",
+                                "payer_id": "cpayer_1", "created_at": 1, "updated_at": 1, "active_at": 1, "past_due_at": None,
+                                "subscription_items": []},
+        r.CreditBalance: {"object": "commerce_credit_balance", "balance": MONEY},
+        r.CreditLedgerEntry: {"object": "commerce_credit_ledger", "id": "ccl_1", "payer_id": "cpayer_1", "amount": MONEY,
+                              "source_type": "grant", "source_id": "cgrant_1", "note": None, "created_at": "2026-01-01T00:00:00Z"},
     }
     return bodies[op.result]
+
+
+MONEY = {"amount": 2500, "amount_formatted": "25.00", "currency": "USD", "currency_symbol": "$"}
 
 
 def _route(op: Operation) -> re.Pattern[str]:

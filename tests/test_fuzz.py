@@ -82,7 +82,7 @@ def from_schema(schema: dict[str, Any], name: str = "") -> st.SearchStrategy[Any
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[tuple[BlockingPortal, Client, dict[str, Any]]]:
-    server = build_server(Settings(confirm="deny"))
+    server = build_server(Settings(confirm="deny", toolsets=["all"]))
     schemas = {name: tool.input_schema for name, tool in server.tool_definitions.items()}
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(Client(server)) as client:
         yield portal, client, schemas
@@ -175,7 +175,8 @@ def test_sandbox_answers_any_json_body(sandbox_client: Any, operation: str):
     run()
 
 
-@pytest.mark.parametrize("path", ["/_sandbox/faults", "/_sandbox/seed", "/_sandbox/reset", "/_sandbox/oauth_accounts", "/_sandbox/organization_memberships", "/_sandbox/clock"])
+@pytest.mark.parametrize("path", ["/_sandbox/faults", "/_sandbox/seed", "/_sandbox/reset", "/_sandbox/oauth_accounts", "/_sandbox/organization_memberships", "/_sandbox/clock",
+                                  "/_sandbox/billing_subscriptions"])
 def test_sandbox_harness_answers_any_json_body(sandbox_client: Any, path: str):
     @FUZZ
     @given(body=HOSTILE_JSON)

@@ -1,4 +1,4 @@
-"""For each of the 15 tools: the exact HTTP request that reaches Clerk and the parsed result.
+"""For each tool: the exact HTTP request that reaches Clerk and the parsed result.
 
 Method and path are taken from the spec (by operationId), not from the operation table, so a wrong
 path in the table fails here. Confirm-rule tools run with the operator's pre-approval
@@ -84,6 +84,39 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]], Any]] = {
     "ban_user": ({"user_id": U}, [], None),
     "disable_mfa": ({"user_id": U}, [], None),
     "delete_user": ({"user_id": U}, [], None),
+    # toolset identifiers: the id of an email address or phone number goes in the path, a new one's owner in the body
+    "get_email_address": ({"email_address_id": "idn_e1"}, [], None),
+    "create_email_address": (
+        {"user_id": U, "email_address": "alt@example.com", "verified": True, "primary": False},
+        [],
+        {"user_id": U, "email_address": "alt@example.com", "verified": True, "primary": False},
+    ),
+    "update_email_address": ({"email_address_id": "idn_e1", "primary": True}, [], {"primary": True}),
+    "delete_email_address": ({"email_address_id": "idn_e1"}, [], None),
+    "replace_user_email_address": (
+        {"user_id": U, "email_address": "only@example.com", "identification_status": "reserved"},
+        [],
+        {"email_address": "only@example.com", "identification_status": "reserved"},
+    ),
+    "get_phone_number": ({"phone_number_id": "idn_p1"}, [], None),
+    "create_phone_number": (
+        {"user_id": U, "phone_number": "+15555550100", "reserved_for_second_factor": None},
+        [],
+        {"user_id": U, "phone_number": "+15555550100", "reserved_for_second_factor": None},
+    ),
+    "update_phone_number": ({"phone_number_id": "idn_p1", "verified": False}, [], {"verified": False}),
+    "delete_phone_number": ({"phone_number_id": "idn_p1"}, [], None),
+    "replace_user_phone_number": ({"user_id": U, "phone_number": "+15555550101"}, [], {"phone_number": "+15555550101"}),
+    "user_web3_wallet_delete": ({"user_id": U, "web3_wallet_identification_id": "idn_w1"}, [], None),
+    "delete_external_account": ({"user_id": U, "external_account_id": "eac_1"}, [], None),
+    # toolset billing
+    "get_user_billing_subscription": ({"user_id": U}, [], None),
+    "get_user_billing_credit_balance": ({"user_id": U}, [], None),
+    "adjust_user_billing_credit_balance": (
+        {"user_id": U, "amount": 250, "action": "increase", "idempotency_key": "t-1", "note": "goodwill"},
+        [],
+        {"amount": 250, "action": "increase", "idempotency_key": "t-1", "note": "goodwill"},
+    ),
 }  # fmt: skip
 
 
