@@ -26,7 +26,8 @@ from clerk_mcp.views import payload
 pytestmark = pytest.mark.anyio
 
 MODES = ["legacy", "auto"]
-CONFIRM_TOOLS = [op for op in OPERATIONS if op.always_asks]
+# The users toolset's (the other toolsets' confirmations are tested beside them, e.g. test_identifiers_billing.py).
+CONFIRM_TOOLS = [op for op in OPERATIONS if op.always_asks and op.toolset == "users"]
 ACCEPT = ElicitResult(action="accept", content=APPROVE)
 
 
@@ -418,7 +419,7 @@ HOSTILE_IDS = ["x/ban", "../users", "%2F", "", "u" * 10_240, "user_1?x=1", "..",
 @pytest.mark.parametrize("mode", MODES)
 async def test_hostile_ids_reach_no_endpoint(sandbox: Sandbox, mode):
     user = await target(sandbox)
-    async with Client(sandbox.server(confirm="approve"), mode=mode) as client:
+    async with Client(sandbox.server(confirm="approve", toolsets=["all"]), mode=mode) as client:
         for op in OPERATIONS:
             if "user_id" not in op.path_params:
                 continue

@@ -50,16 +50,16 @@ async def test_an_unverified_address_is_added_without_asking(sandbox: Sandbox):
     assert (post["path"], post["body"]) == ("/v1/email_addresses", {"user_id": JANE, "email_address": "jane.alt@example.com"})
 
 
-async def test_a_verified_address_asks_and_decline_sends_nothing(sandbox: Sandbox):
+async def test_replacing_email_addresses_asks_and_decline_sends_nothing(sandbox: Sandbox):
     asked: list[str] = []
     async with Client(sandbox.server(toolsets=TOOLSETS), mode="legacy", elicitation_callback=answering("decline", asked=asked)) as client:
-        result = await client.call_tool("create_email_address", {"user_id": JANE, "email_address": "x@example.com", "verified": True})
+        result = await client.call_tool("replace_user_email_address", {"user_id": JOHN, "email_address": "x@example.com"})
     assert result.is_error and payload(result)["decision"] == "declined"
-    assert JANE in asked[0] and BY_NAME["create_email_address"].consequence in asked[0]
+    assert JOHN in asked[0] and BY_NAME["replace_user_email_address"].consequence in asked[0]
     assert await sandbox.writes() == []
 
 
-async def test_replacing_email_addresses_says_what_is_lost_and_runs_once_approved(sandbox: Sandbox):
+async def test_replacing_phone_numbers_says_what_is_lost_and_runs_once_approved(sandbox: Sandbox):
     asked: list[str] = []
     async with Client(sandbox.server(toolsets=TOOLSETS), mode="auto", elicitation_callback=answering("accept", APPROVE, asked)) as client:
         result = await client.call_tool("replace_user_phone_number", {"user_id": JOHN, "phone_number": "+15555550800"})

@@ -32,7 +32,7 @@ async def listed(server) -> list[str]:
 async def test_read_only_lists_exactly_the_read_tools_and_refuses_the_others(clerk: FakeClerk):
     server = make_server(clerk, read_only=True)
     assert await listed(server) == [*READ, STATUS]
-    assert len(READ) == 4
+    assert len([op for op in OPERATIONS if op.name in READ and op.toolset == "users"]) == 4
     async with Client(server) as client:
         for op in NOT_READ:
             result = await client.call_tool(op.name, spec_arguments(op, required_only=True))
@@ -193,7 +193,7 @@ def policy_rows(stdout: str) -> dict[str, list[str]]:
 
 
 def test_policy_command_prints_every_tool_with_its_effect_and_rule():
-    proc = run_cli("policy")
+    proc = run_cli("policy", "--toolsets", "all")
     assert proc.returncode == 0, proc.stderr
     assert "confirmation mode: elicit" in proc.stdout
     rows = policy_rows(proc.stdout)
@@ -206,7 +206,7 @@ def test_policy_command_prints_every_tool_with_its_effect_and_rule():
         elif op.effect is Effect.VERIFY:
             assert "5 attempts" in rule and "600s" in rule
         elif op.confirm_fields:
-            assert rule.startswith("allowed; confirm when touching") and "password" in rule
+            assert rule == "allowed; confirm when touching " + ", ".join(sorted(op.confirm_fields))
         elif op.metadata_fields:
             assert rule == "allowed; confirm when writing metadata keys role, roles, permissions, admin, is_admin"
         else:
@@ -215,7 +215,7 @@ def test_policy_command_prints_every_tool_with_its_effect_and_rule():
 
 
 def test_policy_command_reflects_flags_and_environment():
-    proc = run_cli("policy", "--read-only", "--confirm", "approve", CLERK_MCP_DENY_TOOLS="get_user")
+    proc = run_cli("policy", "--read-only", "--confirm", "approve", CLERK_MCP_DENY_TOOLS="get_user", CLERK_MCP_TOOLSETS="all")
     assert proc.returncode == 0, proc.stderr
     rows = policy_rows(proc.stdout)
     for op in OPERATIONS:
