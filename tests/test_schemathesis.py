@@ -25,7 +25,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from clerk_mcp.operations import OPERATIONS
-from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app, fixtures, harness, oauth
+from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, billing, create_app, fixtures, harness, oauth
 from clerk_mcp.sandbox.errors import catalogue
 from clerk_mcp.sandbox.fixtures import default_seed
 
@@ -35,6 +35,10 @@ OPERATION_IDS = [op.operation_id for op in OPERATIONS]
 SEEDED = {
     "user_id": [user["id"] for user in default_seed()["users"]],
     "provider": ["oauth_google", "oauth_github"],
+    # toolset identifiers: the seed's email addresses, phone numbers, wallets and external accounts
+    **{param: [item["id"] for user in default_seed()["users"] for item in user.get(key, []) if isinstance(item, dict) and "id" in item]
+       for param, key in (("email_address_id", "email_addresses"), ("phone_number_id", "phone_numbers"),
+                          ("web3_wallet_identification_id", "web3_wallets"), ("external_account_id", "external_accounts"))},
 }
 
 
@@ -74,7 +78,7 @@ def _reseed() -> None:
 
 def test_the_spec_has_every_sandbox_operation():
     included = {result.ok().definition.raw["operationId"] for result in schema.get_all_operations()}
-    assert included == set(OPERATION_IDS) and len(included) == 15
+    assert included == set(OPERATION_IDS) and len(included) == len(OPERATIONS)
 
 
 @schema.parametrize()
@@ -152,6 +156,7 @@ def harness_spec() -> dict[str, Any]:
             "/_sandbox/oauth/tokens": post(oauth.MINT_FIELDS, ("user_id",)),
             "/_sandbox/oauth/revoke": post(oauth.REVOKE_FIELDS, ("access_token",)),
             "/_sandbox/oauth/rotate_key": post({"keep_previous": "boolean"}),
+            "/_sandbox/billing_subscriptions": post(billing.SUBSCRIPTION_FIELDS | {"user_id": "string"}, ("user_id",)),
         },
     }
 
