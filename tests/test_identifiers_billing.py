@@ -31,7 +31,7 @@ def test_taking_something_away_always_asks_a_human():
         "delete_email_address", "replace_user_email_address", "delete_phone_number", "replace_user_phone_number",
         "user_web3_wallet_delete", "delete_external_account", "adjust_user_billing_credit_balance",
     }  # fmt: skip
-    assert all(op.needs_confirmation and op.consequence for op in ops if op.name in destructive)
+    assert all(op.always_asks and op.consequence for op in ops if op.name in destructive)
     assert all(op.effect is Effect.READ for op in ops if op.name.startswith("get_"))
     for op in ops:
         if op.effect is Effect.WRITE:
