@@ -222,13 +222,17 @@ FENCED = re.compile(r'<clerk-data id="([0-9a-f]{12})">.*?</clerk-data id="\1">',
 ARGUMENT_VALUES = {
     "provider": "oauth_google", "password": "Wrong-pass-1", "code": "000000", "filename": "avatar.png",
     "file_base64": "iVBORw0KGgoAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    # toolsets identifiers and billing
+    "email_address": "marked.too@example.com", "phone_number": "+15555550199", "email_address_id": "idn_unknown",
+    "phone_number_id": "idn_unknown", "web3_wallet_identification_id": "idn_unknown", "external_account_id": "eac_unknown",
+    "amount": 100, "action": "increase", "idempotency_key": "fence",
 }
 
 
 async def test_every_tool_and_resource_brings_end_user_text_to_the_model_fenced(sandbox: Sandbox) -> None:
     """Walk every tool (all pre-approved) and the user resource on a user whose name and metadata carry marked
     text: wherever the marked text reaches the model, it is inside a fence."""
-    server = sandbox.server(confirm="approve", expose_private_metadata=True)
+    server = sandbox.server(confirm="approve", expose_private_metadata=True, toolsets=["all"])
     seen: dict[str, str] = {}
     async with Client(server) as client:
         created = await client.call_tool("create_user", {
