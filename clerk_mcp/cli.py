@@ -51,6 +51,12 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--allowed-hosts", help="comma-separated Host values accepted besides loopback ('name:*' any port, '*' any)")
     g.add_argument("--allowed-origins", help="comma-separated browser Origins accepted besides loopback")
     g.add_argument("--auth-token-file", help="file whose first line is the bearer token clients must send")
+    g = parser.add_argument_group("OAuth: who is calling (env: CLERK_MCP_<NAME>)")
+    g.add_argument("--auth", choices=["none", "clerk", "oidc"], help="verify each caller's OAuth access token, issued by Clerk or an OIDC provider")
+    g.add_argument("--auth-issuer", help="the issuer URL (Clerk: the Frontend API URL, or the emulator's URL)")
+    g.add_argument("--resource-url", help="this server's public /mcp URL, as tokens name it (default http://HOST:PORT/mcp)")
+    g.add_argument("--auth-audience", help="the audience tokens must name (default: the resource URL)")
+    g.add_argument("--auth-scopes", help="comma-separated scopes every token must carry (else 403)")
     g = parser.add_argument_group("replicas (env: CLERK_MCP_<NAME>)")
     g.add_argument("--redis-url", help="Redis shared by replicas: state keys, verify budgets, approvals, rate limit")
     g.add_argument("--rate-limit", type=int, help="Clerk requests per window, all replicas together (default 1000 for sk_live_, else 100)")
@@ -64,6 +70,7 @@ def _settings(ns: argparse.Namespace, **extra: Any):
     keys += ("privileged_metadata_keys", "confirm_passwords", "state_dir")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
     keys += ("redis_url", "rate_limit", "rate_window")
+    keys += ("auth", "auth_issuer", "resource_url", "auth_audience", "auth_scopes")
     return load_settings(**{**{k: getattr(ns, k, None) for k in keys}, **extra})
 
 
@@ -225,6 +232,8 @@ def _dispatch(ns: argparse.Namespace) -> int:
 
         serve_http(settings)
         return EXIT_OK
+    if settings.auth.value != "none":
+        raise ValueError(f"--auth {settings.auth.value} verifies callers over HTTP: add --http (on stdio the caller is whoever started the server)")
     import anyio
 
     from .server import build_server

@@ -126,9 +126,11 @@ def _shown(value: Any) -> str:
     return plain(json.dumps(value, ensure_ascii=False))
 
 
-def build_question(op: Operation, args: Args, target: dict[str, Any], decision: Decision, *, production: bool) -> Question:
+def build_question(
+    op: Operation, args: Args, target: dict[str, Any], decision: Decision, *, production: bool, requested_by: str | None = None
+) -> Question:
     """The question for `op` on `target`: what, on whom, which sensitive fields and privileged metadata keys it
-    writes (with their new values, except secrets), and what follows."""
+    writes (with their new values, except secrets), what follows, and (over OAuth) who asked for it."""
     notes = [f"{name}: {plain(getattr(args, name))}." for name in op.path_params if name != "user_id"]
     if decision.fields:
         shown = [f"{name} (new value hidden)" if name in SECRET_ARGS else f"{name} = {_shown(getattr(args, name))}"
@@ -151,8 +153,9 @@ def build_question(op: Operation, args: Args, target: dict[str, Any], decision: 
     prefix = "PRODUCTION: " if production else ""
     extra = "".join(" " + note for note in notes)
     user = f"\nUser: {describe_target(target)}" if target else ""
+    requester = f"\nRequested by {plain(requested_by, 160)}." if requested_by else ""
     return Question(
-        f"{prefix}{op.title}?{user}\nThis {op.consequence}.{extra}\nApprove only if you asked for this.",
+        f"{prefix}{op.title}?{user}\nThis {op.consequence}.{extra}{requester}\nApprove only if you asked for this.",
         asked=op.name,
         alternative=decision.alternative.name if decision.alternative else None,
     )
@@ -194,21 +197,23 @@ class Confirmation:
         self.script = script
 
     async def question(
-        self, op: Operation, args: Args, decision: Decision, user: dict[str, Any] | None = None
+        self, op: Operation, args: Args, decision: Decision, user: dict[str, Any] | None = None, requested_by: str | None = None
     ) -> Question:
-        """The question, naming the target as it is now (re-fetched unless given)."""
+        """The question, naming the target as it is now (re-fetched unless given) and the caller who asked."""
         user_id = getattr(args, "user_id", None)
         if user is None and user_id is not None:
             user = await self.fetch_user(str(user_id))
-        return build_question(op, args, user or {}, decision, production=self.production)
+        return build_question(op, args, user or {}, decision, production=self.production, requested_by=requested_by)
 
-    async def ask(self, ctx: Any, op: Operation, args: Args, decision: Decision) -> InputRequiredResult | Operation:
+    async def ask(
+        self, ctx: Any, op: Operation, args: Args, decision: Decision, requested_by: str | None = None
+    ) -> InputRequiredResult | Operation:
         """Ask; returns the operation approved (`op` or the decision's alternative), an `InputRequiredResult`
         for the client to answer (2026-07-28), or raises `PolicyRefusal` for anything but a yes."""
         if self.script is not None:  # an evaluation: the scenario plays the human, and no client is asked
             return BY_NAME[self.script.answer(await self.question(op, args, decision))]
         require_elicitation(ctx)
-        question = await self.question(op, args, decision)
+        question = await self.question(op, args, decision, requested_by=requested_by)
         version = ctx.protocol_version
         if version is not None and version >= INPUT_REQUIRED_VERSION:
             chosen = await self._input_required(ctx, question)

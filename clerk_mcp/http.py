@@ -79,7 +79,7 @@ def exposure(settings: Settings) -> tuple[str | None, list[str], list[str]]:
     """(token, allowed hosts, allowed origins) for `settings`, or a ValueError saying why serving would be unsafe."""
     token = read_token(settings)
     host = settings.host
-    if not is_loopback(host) and token is None:
+    if not is_loopback(host) and token is None and settings.auth.value == "none":
         raise ValueError(
             f"refusing to serve on {host}: a non-loopback address needs a bearer token. "
             "Set CLERK_MCP_AUTH_TOKEN or pass --auth-token-file, or bind 127.0.0.1."
@@ -209,11 +209,18 @@ def serve_http(settings: Settings) -> None:
     sock = listening_socket(settings.host, settings.port)
     if settings.audit_log is None:
         settings = settings.model_copy(update={"audit_log": default_audit_log(settings)})
-    server = build_server(settings)
+    if settings.auth.value != "none" and not settings.resource_url:  # tokens must name the port really bound
+        settings = settings.model_copy(update={"resource_url": f"{origin(sock)}{MCP_PATH}"})
+    try:
+        server = build_server(settings)
+    except ValueError:  # a setting that cannot work (e.g. --auth without an issuer): free the port at once
+        sock.close()
+        raise
     app = http_app(settings, server)
+    callers = f"OAuth {settings.auth.value}, issuer {settings.auth_issuer}" if settings.auth.value != "none" else f"token {'required' if app.token else 'off'}"
     print(
         f"clerk-mcp: Streamable HTTP on {origin(sock)}{MCP_PATH} "
-        f"({'stateless' if settings.stateless else 'stateful'}, token {'required' if app.token else 'off'}, "
+        f"({'stateless' if settings.stateless else 'stateful'}, {callers}, "
         f"audit log {settings.audit_log})",
         file=sys.stderr, flush=True,
     )

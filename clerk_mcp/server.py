@@ -31,7 +31,10 @@ from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, com
 from .audit import AuditLog, loggable_args
 from .confirmation import Confirmation, ScriptedAnswers, describe_target
 from .policy import AttemptBudget, Decision, Policy
+from .access import Access
+from .auth import build as build_auth
 from .resources import register_resources
+from .roles import CALLER, CallerMiddleware
 from .settings import Settings
 from .state import RateLimiter, SharedState, describe_state, open_state, state_keys
 from .views import ERROR_META, bounded, describe_request, render, shape_result
@@ -96,28 +99,45 @@ class ClerkMCPServer(MCPServer):
         # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS,
         # else Redis's ring).
         keys = state_keys(settings)
+        # With --auth clerk|oidc the SDK checks every HTTP request's bearer token with our verifier (clerk_mcp/auth.py).
+        oauth = build_auth(settings)
         super().__init__(
             name="clerk-mcp", version=__version__, instructions=instructions,
             request_state_security=RequestStateSecurity(keys=keys) if keys else None,
+            auth=oauth.settings if oauth else None, token_verifier=oauth.verifier if oauth else None,
+            middleware=[CallerMiddleware(oauth.roles)] if oauth else None,
         )
         # Not `self.settings`: MCPServer keeps its own transport settings (auth, debug, log level) there.
         self.config = settings
         self._connect = connect
         self._prompts_registered = False
-        self.policy = Policy(settings)
         # Budgets, approvals and the rate limit: shared by every process acting on this Clerk instance (state.py).
         self.state = open_state(settings)
-        self.budget = AttemptBudget(self.state, settings.verify_attempts, settings.verify_window)
-        self.confirmation = Confirmation(self._target, self.state, production=self.policy.production, script=answerer)
+        # The policy and verify budget: the server's, or with OAuth roles the current caller's (clerk_mcp/access.py).
+        self.oauth = oauth
+        self.access = Access(settings, self.state, oauth.roles if oauth else None)
+        self._definitions: dict[int, dict[str, MCPTool]] = {}
+        self.confirmation = Confirmation(self._target, self.state, production=self.access.server.policy.production, script=answerer)
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
         self.transcript = AuditLog(settings.record) if settings.record else None
         register_resources(self)
 
-    @cached_property
+    @property
+    def policy(self) -> Policy:
+        return self.access.current().policy
+
+    @property
+    def budget(self) -> AttemptBudget:
+        return self.access.current().budget
+
+    @property
     def tool_definitions(self) -> dict[str, MCPTool]:
-        """The Clerk tools the policy offers, then `clerk_status`."""
-        tools = {op.name: tool_definition(op) for op in self.policy.visible}
-        return {**tools, STATUS_TOOL: status_tool()} if self.policy.offers_status else tools
+        """The Clerk tools the (caller's) policy offers, then `clerk_status`; built once per policy."""
+        policy = self.policy
+        if id(policy) not in self._definitions:
+            tools = {op.name: tool_definition(op) for op in policy.visible}
+            self._definitions[id(policy)] = {**tools, STATUS_TOOL: status_tool()} if policy.offers_status else tools
+        return self._definitions[id(policy)]
 
     def _register_prompts_once(self) -> None:
         if not self._prompts_registered:
@@ -138,12 +158,16 @@ class ClerkMCPServer(MCPServer):
 
     @cached_property
     def client(self) -> ClerkClient:
-        return self._connect(self.state)
+        client = self._connect(self.state)
+        client.limiter = self.access.limiter(client.limiter, self.config.rate_window, self.config.rate_wait)
+        return client
 
     async def aclose(self) -> None:
-        """Close the Clerk client's connections, if a call ever opened them."""
+        """Close the Clerk client's connections, if a call ever opened them, and the token verifier's."""
         if "client" in self.__dict__:
             await self.client.aclose()
+        if self.oauth is not None:
+            await self.oauth.verifier.http.aclose()
 
     async def list_tools(self) -> list[MCPTool]:
         return list(self.tool_definitions.values())
@@ -159,6 +183,9 @@ class ClerkMCPServer(MCPServer):
         op = BY_NAME.get(name)
         declared = op.args.model_fields if op else StatusArgs.model_fields if name == STATUS_TOOL else ()
         record: dict[str, Any] = {"tool": name, "arguments": loggable_args(arguments, declared)}
+        caller = CALLER.get()
+        if caller is not None:
+            record["caller"] = caller.record()
         try:
             if name == STATUS_TOOL and self.policy.offers_status:
                 outcome: CallToolResult | InputRequiredResult = _result(
@@ -187,7 +214,7 @@ class ClerkMCPServer(MCPServer):
             if self.transcript:
                 from .transcripts import entry
 
-                self.transcript.write(entry(name, record["arguments"], outcome))
+                self.transcript.write({**entry(name, record["arguments"], outcome), **({"caller": record["caller"]} if caller else {})})
         return outcome
 
     def _offered(self, name: str, op: Operation | None) -> Operation:
@@ -219,7 +246,7 @@ class ClerkMCPServer(MCPServer):
         if decision.asks_human:
             if self.confirmation.script is not None:
                 record["confirmation"] = "scripted"
-            chosen = await self.confirmation.ask(ctx, op, args, decision)
+            chosen = await self.confirmation.ask(ctx, op, args, decision, requested_by=_requester())
             if isinstance(chosen, InputRequiredResult):
                 return chosen
             record["decision"] = "confirmed"
@@ -241,13 +268,16 @@ class ClerkMCPServer(MCPServer):
             "key_fingerprint": self.config.key_fingerprint,
             "api_version": API_VERSION,
             "server_version": __version__,
-            "confirmation_mode": self.config.confirm.value,
+            "confirmation_mode": self.policy.settings.confirm.value,
             "privileged_metadata_keys": list(self.policy.privileged_keys),
             "confirm_passwords": self.config.confirm_passwords,
             "state": describe_state(self.config),
             "tools": [self.policy.describe(op) for op in OPERATIONS],
             "note": "clerk_status is not one of Clerk's operations; it describes this server.",
         }
+        caller = CALLER.get()
+        if caller is not None:
+            status["caller"] = caller.record()
         if args.user_id:
             status["verify_attempts_left"] = {"user_id": args.user_id, "remaining": await self.budget.remaining(args.user_id)}
         return status
@@ -266,8 +296,14 @@ class ClerkMCPServer(MCPServer):
         if user is not None:
             preview["target"] = describe_target(user)
         if decision.asks_human:
-            preview["confirmation"] = (await self.confirmation.question(op, args, decision, user)).message
+            preview["confirmation"] = (await self.confirmation.question(op, args, decision, user, _requester())).message
         return _result(preview)
+
+
+def _requester() -> str | None:
+    """Who asked for the current call, for its confirmation question (over OAuth; else nobody is named)."""
+    caller = CALLER.get()
+    return caller.describe() if caller is not None else None
 
 
 def _result(structured: dict[str, Any], text: str | None = None) -> CallToolResult:

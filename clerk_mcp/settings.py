@@ -23,6 +23,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .roles import Role
+
 from .operations import ALL_TOOLSETS, DEFAULT_TOOLSETS, toolset_names
 
 # A list given as "a,b,c" on the command line or in the environment (NoDecode: not parsed as JSON).
@@ -35,6 +37,14 @@ class ConfirmMode(StrEnum):
     ELICIT = "elicit"  # ask the human through the MCP client (default)
     DENY = "deny"  # refuse every such call
     APPROVE = "approve"  # the operator pre-approves them (trusted automation, test harnesses); audited as such
+
+
+class AuthMode(StrEnum):
+    """Who may call over HTTP (clerk_mcp/auth.py)."""
+
+    NONE = "none"  # anyone who reaches it, or whoever has the shared CLERK_MCP_AUTH_TOKEN
+    CLERK = "clerk"  # OAuth access tokens issued by a Clerk instance
+    OIDC = "oidc"  # OAuth access tokens (JWTs) from any OIDC issuer
 
 
 # Marks the settings that only `serve --http` reads.
@@ -56,6 +66,8 @@ def default_state_dir() -> Path:
     from platformdirs import user_state_path
 
     return user_state_path("clerk-mcp", appauthor=False)
+# Asymmetric JWS algorithms only (RFC 7518 §3.1, RFC 8037): what an OAuth issuer signs access tokens with.
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 class Settings(BaseSettings):
@@ -120,8 +132,40 @@ class Settings(BaseSettings):
     rate_limit: int | None = Field(None, ge=1, description="Clerk requests per rate_window, all replicas together (default 1000 for sk_live_ keys, else 100)")
     rate_window: float = Field(10.0, gt=0, description="rate-limit window, seconds")
     rate_wait: float = Field(10.0, gt=0, description="longest a Clerk request queues for the rate limit before the call is refused, seconds")
+    # Who is calling (clerk_mcp/auth.py): OAuth access tokens verified per request.
+    auth: AuthMode = HttpField(AuthMode.NONE, description="none | clerk | oidc: verify each caller's OAuth access token")
+    auth_issuer: str | None = HttpField(None, description="the authorization server's issuer URL (Clerk: the Frontend API URL)")
+    resource_url: str | None = HttpField(None, description="this server's public /mcp URL, as tokens name it (default http://HOST:PORT/mcp)")
+    auth_audience: str | None = HttpField(None, description="the audience tokens must name (default: resource_url)")
+    auth_scopes: CommaList = HttpField(default_factory=list, description="scopes every token must carry (else 403 insufficient_scope)")
+    auth_algorithms: CommaList = HttpField(
+        default_factory=lambda: ["RS256", "ES256"], description="JWS algorithms accepted (default RS256,ES256; asymmetric only: RS*, PS*, ES*, EdDSA)"
+    )
+    auth_secret_key: SecretStr | None = HttpField(None, description="with --auth clerk: the issuing instance's secret key (default CLERK_SECRET_KEY)")
+    auth_api_url: str | None = HttpField(None, description="with --auth clerk: the issuing instance's API origin (default CLERK_API_URL)")
+    roles: dict[str, Role] = HttpField(default_factory=dict, description="[roles.NAME] tables of the policy file: the policy each OAuth caller gets (README)")
+    roles_claim: str = HttpField("roles", description="the access-token claim listing a caller's roles")
 
-    @field_validator("tools", "deny_tools", "toolsets", "privileged_metadata_keys", "allowed_hosts", "allowed_origins", "state_keys", mode="before")
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        """Never `none`, never HS*: an issuer's public key must not double as an HMAC secret."""
+        wrong = [alg for alg in value if alg not in ASYMMETRIC]
+        if wrong or not value:
+            raise PydanticCustomError(
+                "auth_algorithms", "takes asymmetric JWS algorithms only ({allowed}); not {wrong}",
+                {"allowed": ", ".join(ASYMMETRIC), "wrong": ", ".join(wrong) or "an empty list"},
+            )
+        return value
+
+    @field_validator("auth_issuer", "resource_url", "auth_api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and (urlsplit(value).scheme.lower() not in ("http", "https") or not urlsplit(value).hostname):
+            raise PydanticCustomError("url", "must be an http:// or https:// URL")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("tools", "deny_tools", "toolsets", "privileged_metadata_keys", "allowed_hosts", "allowed_origins", "state_keys", "auth_scopes", "auth_algorithms", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -29,10 +29,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextmanager
-def serving(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
-    """Yield the base URL ("http://127.0.0.1:PORT") while `app` is served; stop it (bounded) on exit."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+def serving(app: Any, *, startup_timeout: float = 10.0, sock: socket.socket | None = None) -> Iterator[str]:
+    """Yield the base URL ("http://127.0.0.1:PORT") while `app` is served (on `sock` if given, bound to loopback:
+    for an app that must know its own URL); stop it (bounded) on exit."""
+    if sock is None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=0.5))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -88,14 +90,16 @@ class Served:
 
 
 @contextmanager
-def serve_http(tmp_path: Path, *args: str, lifetime: float = 60.0, token: bool = True) -> Iterator[Served]:
-    """`clerk-mcp serve --http --port 0 ARGS` (TOKEN required unless `token` is False; stderr to a file), killed on
-    exit or after `lifetime` s."""
+def serve_http(
+    tmp_path: Path, *args: str, lifetime: float = 60.0, token: bool = True, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """`clerk-mcp serve --http --port 0 ARGS` (TOKEN required unless `token` is False; stderr to a file; `env` added
+    to its environment), killed on exit or after `lifetime` s."""
     (tmp_path / "token").write_text(TOKEN + "\n")
     auth = ["--auth-token-file", str(tmp_path / "token")] if token else []
     stderr = tmp_path / "serve.stderr"
     with stderr.open("w") as sink:
-        process = clerk_mcp("--port", "0", *auth, *args, stderr=sink)
+        process = clerk_mcp("--port", "0", *auth, *args, env=env, stderr=sink)
     watchdog = threading.Timer(lifetime, process.kill)
     watchdog.start()
     try:

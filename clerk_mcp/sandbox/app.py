@@ -62,7 +62,7 @@ class Sandbox:
         self.oauth = oauth.Issuer(self.clock)
 
     def reset(self, *, seed: bool = False) -> None:
-        """Forget all users, organizations, issued opaque OAuth tokens, faults and logged requests, and go back to the system's time;
+        """Forget all users, organizations, opaque OAuth tokens, OAuth clients and codes, faults and logged requests, and go back to the system's time;
         optionally reload the demo seed."""
         self.clock.reset()
         self.store.clear()
@@ -322,7 +322,7 @@ def create_app(
         routes=[
             Mount("/v1", routes=v1_routes() + oauth.v1_routes(sandbox.oauth)),
             Mount("/_sandbox", routes=harness.routes(sandbox) + oauth.harness_routes(sandbox, sandbox.oauth)),
-            *oauth.public_routes(sandbox.oauth),
+            *oauth.public_routes(sandbox, sandbox.oauth),
         ],
         exception_handlers={ClerkError: _clerk_error, HTTPException: _http_error},
         middleware=[Middleware(Gate, sandbox=sandbox)],

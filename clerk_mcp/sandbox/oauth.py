@@ -14,9 +14,12 @@ What a Clerk instance offers a resource server, and what this module serves:
   The object also carries `aud` when the token has one: Clerk's newer SDKs read it to bind a token to a
   resource (clerk/javascript packages/backend/src/api/endpoints/IdPOAuthAccessTokenApi.ts, `assertOAuthAudienceClaim`).
 
-Tokens come from the harness (`/_sandbox/oauth/...`), not from a login flow: mint one for a sandbox user
-with given scopes, audience, lifetime and extra claims, as a JWT or opaque (`oat_` + 32 hex, the spec's
-pattern); revoke an opaque one; rotate the signing key. JWT access tokens follow RFC 9068 as Clerk's SDK
+Tokens come from the harness (`/_sandbox/oauth/...`): mint one for a sandbox user with given scopes,
+audience, lifetime and extra claims, as a JWT or opaque (`oat_` + 32 hex, the spec's pattern); revoke an opaque
+one; rotate the signing key. For MCP clients that log in themselves there is also the authorization-code flow
+Clerk offers them (OAuth 2.1: dynamic client registration `POST /oauth/register` (RFC 7591),
+`GET /oauth/authorize` with PKCE S256 and an RFC 8707 `resource`, `POST /oauth/token`), with no login page:
+the authorize request names the signing-in user with `login_hint=<user id>` and is approved at once. JWT access tokens follow RFC 9068 as Clerk's SDK
 reads them (clerk/javascript packages/backend/src/jwt/verifyMachineJwt.ts and
 api/resources/IdPOAuthAccessToken.ts `fromJwtPayload`): header `typ: at+jwt`, `kid`; claims `iss`, `sub`,
 `aud`, `client_id`, `scope` (space-separated), `jti`, `iat`, `nbf`, `exp`. A JWT cannot be revoked
@@ -27,16 +30,21 @@ Keys live in memory and are made on first use (RSA 2048, RS256); times come from
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .errors import ClerkError, param_missing, param_value
@@ -59,6 +67,9 @@ REVOKE_FIELDS = {"access_token": "string", "reason": "string?"}
 VERIFY_FIELDS = {"access_token": "string", "secret": "string"}
 MAX_LIFETIME = 30 * 86_400
 KEPT_KEYS = 3
+CODE_LIFETIME = 60  # seconds an authorization code stays usable (once)
+MAX_PENDING = 1_000
+MAX_PUBLIC_BODY = 64 * 1024  # registered clients and pending codes kept, each (oldest dropped first)
 
 
 @dataclass
@@ -84,6 +95,8 @@ class Issuer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _keys: list[tuple[str, rsa.RSAPrivateKey]] = field(default_factory=list)  # newest first; the first signs
     _opaque: dict[str, Opaque] = field(default_factory=dict)
+    _clients: dict[str, list[str]] = field(default_factory=dict)  # client_id -> registered redirect URIs
+    _codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # authorization code -> what it grants
 
     def _now(self) -> int:
         return self.clock() // 1000
@@ -183,9 +196,67 @@ class Issuer:
         }
 
     def clear(self) -> None:
-        """Forget issued opaque tokens (the keys stay, so a resource server's cached JWKS stays right)."""
+        """Forget issued opaque tokens, clients and codes (the keys stay, so a resource server's cached JWKS stays right)."""
         with self._lock:
             self._opaque.clear()
+            self._clients.clear()
+            self._codes.clear()
+
+    def register(self, redirect_uris: list[str]) -> str:
+        """A new public client (RFC 7591) allowed to use exactly `redirect_uris`; its client_id."""
+        client_id = "client_" + secrets.token_hex(12)
+        with self._lock:
+            _bounded_put(self._clients, client_id, redirect_uris)
+        return client_id
+
+    def authorize(self, params: dict[str, str], user_id: str) -> str:
+        """The redirect URI with a fresh code for `user_id`, or OAuthProblem for a request that cannot be granted."""
+        with self._lock:
+            redirects = self._clients.get(params.get("client_id", ""))
+        if redirects is None or params.get("redirect_uri") not in redirects:
+            raise OAuthProblem("invalid_request", "unknown client_id, or a redirect_uri it did not register")
+        if params.get("response_type") != "code" or params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
+            raise OAuthProblem("invalid_request", "send response_type=code with a PKCE code_challenge (code_challenge_method=S256)")
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            _bounded_put(self._codes, code, {**params, "user_id": user_id, "expires": self._now() + CODE_LIFETIME})
+        return code
+
+    def exchange(self, issuer: str, form: dict[str, str]) -> dict[str, Any]:
+        """`POST /oauth/token` with grant_type=authorization_code: a JWT access token for the code's user."""
+        if form.get("grant_type") != "authorization_code":
+            raise OAuthProblem("unsupported_grant_type", "only authorization_code is supported")
+        with self._lock:
+            granted = self._codes.pop(form.get("code", ""), None)  # single use, whatever happens next
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if (
+            granted is None or granted["expires"] < self._now() or form.get("client_id") != granted["client_id"]
+            or form.get("redirect_uri") != granted["redirect_uri"] or not hmac.compare_digest(challenge, granted["code_challenge"])
+        ):
+            raise OAuthProblem("invalid_grant", "the code is unknown, used, expired, or not this client's, redirect_uri's or code_verifier's")
+        scopes = (granted.get("scope") or "").split()
+        audience = form.get("resource") or granted.get("resource")
+        return self.mint(issuer, granted["user_id"], {"scopes": scopes, "client_id": granted["client_id"], "audience": audience})
+
+
+class OAuthProblem(Exception):
+    """An OAuth error response (RFC 6749 §5.2): `error` code and description, status 400."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+    def response(self) -> Response:
+        return JSONResponse({"error": self.error, "error_description": self.description}, 400)
+
+
+def _bounded_put(table: dict[str, Any], key: str, value: Any) -> None:
+    """Add to `table`, dropping its oldest entries beyond MAX_PENDING (so no request stream can grow it without bound)."""
+    table[key] = value
+    while len(table) > MAX_PENDING:
+        del table[next(iter(table))]
 
 
 def _new_key() -> tuple[str, rsa.RSAPrivateKey]:
@@ -198,29 +269,89 @@ def origin(request: Request) -> str:
 
 
 def metadata(issuer: str) -> dict[str, Any]:
-    """RFC 8414 metadata of the sandbox: where its keys are, which scopes and algorithms it uses. It has no
-    login page, so it advertises no authorization or token endpoint: tokens come from the harness."""
+    """RFC 8414 metadata of the sandbox: its endpoints, keys and scopes; public clients with PKCE only."""
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "registration_endpoint": f"{issuer}/oauth/register",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "scopes_supported": CLERK_SCOPES,
         "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "code_challenge_methods_supported": ["S256"],
     }
+
+
+async def _capped_body(request: Request) -> bytes:
+    """The body of a request to the public endpoints (no key checks them): ValueError past MAX_PUBLIC_BODY bytes."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_PUBLIC_BODY:
+            raise ValueError("body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _body(fields: dict[str, str], raw: bytes, required: tuple[str, ...] = ()) -> dict[str, Any]:
     return checked_body(Call(body=json_body(raw)), fields, required)
 
 
-def public_routes(issuer: Issuer) -> list[Route]:
-    """The Frontend API's well-known documents: public, no key."""
+def public_routes(sandbox: Sandbox, issuer: Issuer) -> list[Route]:
+    """The Frontend API's side: well-known documents and the authorization-code flow; public, no key."""
     async def jwks(request: Request) -> Response:
         return JSONResponse(issuer.jwks())
 
     async def server_metadata(request: Request) -> Response:
         return JSONResponse(metadata(origin(request)), headers={"access-control-allow-origin": "*"})
 
+    async def register(request: Request) -> Response:
+        try:
+            body = json.loads(await _capped_body(request))
+        except ValueError:
+            body = None
+        redirects = body.get("redirect_uris") if isinstance(body, dict) else None
+        if not isinstance(redirects, list) or not redirects or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in redirects):
+            return JSONResponse({"error": "invalid_redirect_uri", "error_description": "redirect_uris: a list of http(s) URLs"}, 400)
+        client_id = issuer.register(redirects[:10])
+        return JSONResponse({
+            "client_id": client_id, "client_id_issued_at": issuer._now(), "redirect_uris": redirects[:10],
+            "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"], "response_types": ["code"],
+        }, 201)
+
+    async def authorize(request: Request) -> Response:
+        params = dict(request.query_params)
+        user_id = params.get("login_hint", "")
+        try:
+            if not user_id:
+                raise OAuthProblem("login_required", "the sandbox has no sign-in page: add login_hint=<a sandbox user id> to the authorize URL")
+            try:
+                await sandbox.run(lambda: sandbox.store.user(user_id))
+            except ClerkError:
+                raise OAuthProblem("login_required", "login_hint names no user of this sandbox") from None
+            code = issuer.authorize(params, user_id)
+        except OAuthProblem as problem:
+            return problem.response()  # never redirected: the redirect URI may not be the client's
+        answer = {"code": code, "iss": origin(request), **({"state": params["state"]} if "state" in params else {})}
+        separator = "&" if "?" in params["redirect_uri"] else "?"
+        return RedirectResponse(f"{params['redirect_uri']}{separator}{urlencode(answer)}", 302)
+
+    async def token(request: Request) -> Response:
+        try:
+            fields = dict(parse_qsl((await _capped_body(request)).decode()))
+        except ValueError:
+            fields = {}
+        try:
+            return JSONResponse(issuer.exchange(origin(request), fields), headers={"cache-control": "no-store"})
+        except OAuthProblem as problem:
+            return problem.response()
+
     return [
+        Route("/oauth/register", register, methods=["POST"]),
+        Route("/oauth/authorize", authorize, methods=["GET"]),
+        Route("/oauth/token", token, methods=["POST"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", server_metadata, methods=["GET"]),
         Route("/.well-known/openid-configuration", server_metadata, methods=["GET"]),

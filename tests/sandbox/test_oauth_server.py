@@ -3,11 +3,16 @@ the JWKS they verify against, Clerk's token-verify endpoint in the spec's shape,
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
 from starlette.testclient import TestClient
+
+from clerk_mcp.sandbox import create_app
 
 from .support import JANE, assert_clerk_error, response_schema, validate
 
@@ -106,3 +111,34 @@ def test_rotation_reset_and_the_request_log(client: TestClient):
     assert opaque not in client.get("/_sandbox/requests").text  # the log masks tokens
     client.post("/_sandbox/reset", json={"seed": True})
     assert_clerk_error(client.post(f"/v1{VERIFY}", json={"access_token": opaque}), 404, "resource_not_found")
+
+
+def test_the_authorization_code_flow_with_pkce_and_its_refusals():
+    """OAuth errors (RFC 6749 §5.2), not Clerk's catalogue bodies, so a plain client rather than the fixture."""
+    client = TestClient(create_app())
+    registered = client.post("/oauth/register", json={"redirect_uris": ["http://127.0.0.1:9/cb"], "client_name": "t"})
+    assert registered.status_code == 201 and registered.json()["token_endpoint_auth_method"] == "none"
+    client_id = registered.json()["client_id"]
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {"response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1:9/cb", "state": "s1",
+             "code_challenge": challenge, "code_challenge_method": "S256", "scope": "profile", "resource": "http://a/mcp"}
+    assert client.get("/oauth/authorize", params=query, follow_redirects=False).json()["error"] == "login_required"
+    elsewhere = client.get("/oauth/authorize", params={**query, "login_hint": JANE, "redirect_uri": "http://evil.example/cb"}, follow_redirects=False)
+    assert elsewhere.status_code == 400 and "location" not in elsewhere.headers  # never sent to an unregistered URI
+    answer = client.get("/oauth/authorize", params={**query, "login_hint": JANE}, follow_redirects=False)
+    assert answer.status_code == 302
+    sent = dict(parse_qsl(urlsplit(answer.headers["location"]).query))
+    assert sent["state"] == "s1" and sent["iss"] == "http://testserver"
+    form = {"grant_type": "authorization_code", "code": sent["code"], "client_id": client_id,
+            "redirect_uri": "http://127.0.0.1:9/cb", "resource": "http://a/mcp"}
+    wrong = client.post("/oauth/token", data={**form, "code_verifier": "w" * 64})
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    answer = client.get("/oauth/authorize", params={**query, "login_hint": JANE}, follow_redirects=False)
+    form["code"] = dict(parse_qsl(urlsplit(answer.headers["location"]).query))["code"]
+    token = client.post("/oauth/token", data={**form, "code_verifier": verifier})
+    assert token.status_code == 200 and token.headers["cache-control"] == "no-store"
+    claims = jwt.decode(token.json()["access_token"], options={"verify_signature": False})
+    assert (claims["sub"], claims["aud"], claims["scope"], claims["client_id"]) == (JANE, "http://a/mcp", "profile", client_id)
+    assert client.post("/oauth/token", data={**form, "code_verifier": verifier}).json()["error"] == "invalid_grant"  # used once
+    assert client.post("/oauth/register", content=b"x" * 70_000).json()["error"] == "invalid_redirect_uri"
