@@ -384,3 +384,13 @@ async def test_a_role_can_match_on_the_callers_clerk_public_metadata(clerk: str,
         john, _ = await tools_and_call(url, mint(clerk, user_id=JOHN, audience=f"{url}/mcp"), "get_users_count", {})
     assert "get_user" in jane and "update_user" not in jane and john == set()
     assert [line["caller"]["role"] for line in audit_lines(tmp_path / "audit.jsonl")] == ["pro", ""]
+
+
+async def test_the_confirmation_question_names_who_asked(clerk: str, tmp_path: Path):
+    roles = {"desk": {"confirm": "elicit"}}  # an empty match: every caller
+    with oauth_server(clerk, tmp_path / "audit.jsonl", roles=roles) as url:
+        token = mint(clerk, user_id=JANE, audience=f"{url}/mcp", client_id="client_desk",
+                     claims={"name": "Jane\u202e Doe\n", "email": "jane@example.com"})
+        _, preview = await tools_and_call(url, token, "ban_user", {"user_id": JOHN, "dry_run": True})
+    question = preview.structured_content["confirmation"]
+    assert f"\nRequested by Jane Doe <jane@example.com> ({JANE}, client client_desk).\n" in question  # control characters dropped
