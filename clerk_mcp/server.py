@@ -32,7 +32,6 @@ from .audit import AuditLog, loggable_args
 from .confirmation import Confirmation, ScriptedAnswers, describe_target
 from .policy import AttemptBudget, Decision, Policy
 from .access import Access
-from .auth import build as build_auth
 from .resources import register_resources
 from .roles import CALLER, CallerMiddleware
 from .settings import Settings
@@ -99,8 +98,13 @@ class ClerkMCPServer(MCPServer):
         # Replicas behind one load balancer must share the keys that seal a pending confirmation (CLERK_MCP_STATE_KEYS,
         # else Redis's ring).
         keys = state_keys(settings)
-        # With --auth clerk|oidc the SDK checks every HTTP request's bearer token with our verifier (clerk_mcp/auth.py).
-        oauth = build_auth(settings)
+        # With --auth clerk|oidc the SDK checks every HTTP request's bearer token with our verifier (clerk_mcp/auth.py,
+        # imported only then: JOSE is no part of a stdio server's start-up).
+        oauth = None
+        if settings.auth.value != "none" or settings.roles:
+            from .auth import build as build_auth
+
+            oauth = build_auth(settings)
         super().__init__(
             name="clerk-mcp", version=__version__, instructions=instructions,
             request_state_security=RequestStateSecurity(keys=keys) if keys else None,

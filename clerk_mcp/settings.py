@@ -23,9 +23,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .roles import Role
-
 from .operations import ALL_TOOLSETS, DEFAULT_TOOLSETS, toolset_names
+from .roles import Role
 
 # A list given as "a,b,c" on the command line or in the environment (NoDecode: not parsed as JSON).
 CommaList = Annotated[list[str], NoDecode]
@@ -59,6 +58,8 @@ SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_")
 PRODUCTION_KEY_PREFIX = "sk_live_"
 # Metadata keys whose writes ask a human by default: the names apps commonly read a user's privileges from.
 PRIVILEGED_METADATA_KEYS = ["role", "roles", "permissions", "admin", "is_admin"]
+# Asymmetric JWS algorithms only (RFC 7518 §3.1, RFC 8037): what an OAuth issuer signs access tokens with.
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 def default_state_dir() -> Path:
@@ -66,8 +67,6 @@ def default_state_dir() -> Path:
     from platformdirs import user_state_path
 
     return user_state_path("clerk-mcp", appauthor=False)
-# Asymmetric JWS algorithms only (RFC 7518 §3.1, RFC 8037): what an OAuth issuer signs access tokens with.
-ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 class Settings(BaseSettings):
