@@ -27,6 +27,7 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tools", help="comma-separated allow-list of tool names")
     g.add_argument("--deny-tools", help="comma-separated tool names never listed or run")
     g.add_argument("--toolsets", help="comma-separated toolsets to offer (default users; all = every toolset)")
+    g.add_argument("--dynamic-toolsets", action="store_true", default=None, help="let the model list and enable toolsets at run time")
     g.add_argument("--confirm", choices=["elicit", "deny", "approve"], help="how calls needing a human's yes are handled")
     g.add_argument("--allow-destructive-live", action="store_true", default=None, help="with an sk_live_ key, offer destructive tools")
     g.add_argument("--allow-approve-live", action="store_true", default=None, help="with an sk_live_ key, allow --confirm approve")
@@ -66,7 +67,7 @@ def _http_flags(parser: argparse.ArgumentParser) -> None:
 def _settings(ns: argparse.Namespace, **extra: Any):
     from .settings import load_settings
 
-    keys = ("read_only", "tools", "deny_tools", "toolsets", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
+    keys = ("read_only", "tools", "deny_tools", "toolsets", "dynamic_toolsets", "confirm", "allow_destructive_live", "allow_approve_live", "expose_private_metadata", "audit_log", "policy_file", "sandbox_db", "record")
     keys += ("privileged_metadata_keys", "confirm_passwords", "state_dir")
     keys += ("http", "host", "port", "stateless", "json_response", "allowed_hosts", "allowed_origins", "auth_token_file")
     keys += ("redis_url", "rate_limit", "rate_window")

@@ -127,11 +127,17 @@ def _shown(value: Any) -> str:
 
 
 def build_question(
-    op: Operation, args: Args, target: dict[str, Any], decision: Decision, *, production: bool, requested_by: str | None = None
+    op: Operation, args: Args, targets: list[dict[str, Any]], decision: Decision, *, production: bool,
+    requested_by: str | None = None,
 ) -> Question:
-    """The question for `op` on `target`: what, on whom, which sensitive fields and privileged metadata keys it
-    writes (with their new values, except secrets), what follows, and (over OAuth) who asked for it."""
+    """The question for `op` on the users `targets` (re-read): what, on whom, which sensitive fields and privileged
+    metadata keys it writes (with their new values, except secrets), what follows, and (over OAuth) who asked for it."""
     notes = [f"{name}: {plain(getattr(args, name))}." for name in op.path_params if name != "user_id"]
+    named = getattr(args, op.target_arg) if op.target_arg else None
+    if isinstance(named, list):  # a bulk call: say which of the ids name no user (Clerk refuses the call for them)
+        missing = [user_id for user_id in named if user_id not in {t.get("id") for t in targets}]
+        if missing:
+            notes.append(f"No such user: {', '.join(plain(user_id) for user_id in missing)}.")
     if decision.fields:
         shown = [f"{name} (new value hidden)" if name in SECRET_ARGS else f"{name} = {_shown(getattr(args, name))}"
                  for name in decision.fields]
@@ -152,7 +158,7 @@ def build_question(
         )
     prefix = "PRODUCTION: " if production else ""
     extra = "".join(" " + note for note in notes)
-    user = f"\nUser: {describe_target(target)}" if target else ""
+    user = "".join(f"\nUser: {describe_target(target)}" for target in targets)
     requester = f"\nRequested by {plain(requested_by, 160)}." if requested_by else ""
     return Question(
         f"{prefix}{op.title}?{user}\nThis {op.consequence}.{extra}{requester}\nApprove only if you asked for this.",
@@ -183,27 +189,28 @@ class ScriptedAnswers:
 class Confirmation:
     """Puts a call's question to the human and returns the operation they approved.
 
-    `fetch_user` re-reads the target (a user id) so the question shows it as it is now; `shared` is where a
-    2026-07-28 question's nonce is spent, so an answer approves one call, once, on any replica or process.
+    `fetch_targets` re-reads the users a call acts on (`Operation.target_arg`) so the question shows them as they
+    are now; `shared` is where a 2026-07-28 question's nonce is spent, so an answer approves one call, once, on
+    any replica or process.
     """
 
     def __init__(
-        self, fetch_user: Callable[[str], Awaitable[dict[str, Any]]], shared: SharedState, *, production: bool,
-        script: ScriptedAnswers | None = None,
+        self, fetch_targets: Callable[[Operation, Args], Awaitable[list[dict[str, Any]]]], shared: SharedState, *,
+        production: bool, script: ScriptedAnswers | None = None,
     ) -> None:
-        self.fetch_user = fetch_user
+        self.fetch_targets = fetch_targets
         self.shared = shared
         self.production = production
         self.script = script
 
     async def question(
-        self, op: Operation, args: Args, decision: Decision, user: dict[str, Any] | None = None, requested_by: str | None = None
+        self, op: Operation, args: Args, decision: Decision, targets: list[dict[str, Any]] | None = None,
+        requested_by: str | None = None,
     ) -> Question:
-        """The question, naming the target as it is now (re-fetched unless given) and the caller who asked."""
-        user_id = getattr(args, "user_id", None)
-        if user is None and user_id is not None:
-            user = await self.fetch_user(str(user_id))
-        return build_question(op, args, user or {}, decision, production=self.production, requested_by=requested_by)
+        """The question, naming the users as they are now (re-fetched unless given) and the caller who asked."""
+        if targets is None:
+            targets = await self.fetch_targets(op, args)
+        return build_question(op, args, targets, decision, production=self.production, requested_by=requested_by)
 
     async def ask(
         self, ctx: Any, op: Operation, args: Args, decision: Decision, requested_by: str | None = None

@@ -383,3 +383,90 @@ class AdjustUserBillingCreditBalanceArgs(UserPath, DryRun):
     currency: str = Field(None, description="default USD")
     idempotency_key: str = Field(description="reusing a key returns the first entry")
     note: str = None
+# -- toolsets security, sessions, profile and bulk (design §2; spec 2026-05-12) -----------------------------------
+
+SessionStatus = Literal["abandoned", "active", "ended", "expired", "removed", "replaced", "revoked"]
+InvitationStatus = Literal["pending", "accepted", "revoked", "expired"]
+# UsersBan / UsersUnban: 1 to 50 user ids a call.
+UserIds = Annotated[list[UserId], Field(min_length=1, max_length=50)]
+
+
+class LockUserArgs(UserPath, DryRun):
+    pass
+
+
+class UnlockUserArgs(UserPath, DryRun):
+    pass
+
+
+class DeleteTotpArgs(UserPath, DryRun):
+    pass
+
+
+class DeleteBackupCodeArgs(UserPath, DryRun):
+    pass
+
+
+class RemoveUserPasswordArgs(UserPath, DryRun):
+    sign_out_of_other_sessions: bool = Field(False, description="also revoke the user's active sessions")
+
+
+class SetUserPasswordCompromisedArgs(UserPath, DryRun):
+    revoke_all_sessions: bool | None = None
+
+
+class UnsetUserPasswordCompromisedArgs(UserPath, DryRun):
+    pass
+
+
+class UserPasskeyDeleteArgs(UserPath, DryRun):
+    passkey_identification_id: ObjectId
+
+
+class ListUserTrustedDevicesArgs(UserPath):
+    pass
+
+
+class RevokeUserTrustedDeviceArgs(UserPath, DryRun):
+    trusted_device_id: ObjectId
+
+
+class GetSessionListArgs(Page):
+    client_id: str | None = None
+    user_id: str | None = None
+    status: SessionStatus | None = None
+    paginated: bool | None = None
+
+
+class SessionPath(Args):
+    session_id: ObjectId
+
+
+class GetSessionArgs(SessionPath):
+    pass
+
+
+class RevokeSessionArgs(SessionPath, DryRun):
+    pass
+
+
+class DeleteUserProfileImageArgs(UserPath, DryRun):
+    pass
+
+
+class ReplaceUserMetadataArgs(UserPath, DryRun):
+    public_metadata: Metadata = None
+    private_metadata: Metadata = None
+    unsafe_metadata: Metadata = None
+
+
+class UsersGetOrganizationInvitationsArgs(UserPath, Page):
+    status: InvitationStatus | None = None
+
+
+class UsersBanArgs(DryRun):
+    user_ids: UserIds
+
+
+class UsersUnbanArgs(DryRun):
+    user_ids: UserIds

@@ -79,6 +79,11 @@ class Operation:
     password_fields: frozenset[str] = frozenset()
     # The toolset the operation belongs to (a key of TOOLSETS).
     toolset: str = "users"
+    # The argument naming the user(s) a call acts on, for the confirmation question, dry runs and the audit line,
+    # when it is not the `user_id` path parameter: a list of user ids (`user_ids`), or with `target_via` the id of
+    # an object whose read operation (called with that argument) answers with its `user_id` (a session).
+    target: str | None = None
+    target_via: str | None = None
 
     def __post_init__(self) -> None:
         if self.toolset not in TOOLSETS:
@@ -104,6 +109,11 @@ class Operation:
     @cached_property
     def path_params(self) -> tuple[str, ...]:
         return tuple(re.findall(r"{(\w+)}", self.path))
+
+    @cached_property
+    def target_arg(self) -> str | None:
+        """The argument naming the call's target (see `target`), or None for calls on no user in particular."""
+        return self.target or ("user_id" if "user_id" in self.path_params else None)
 
     @cached_property
     def body_kind(self) -> str | None:
@@ -215,7 +225,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="disable_mfa", operation_id="DisableMFA", title="Disable user's MFA",
         description="Turn off all of a user's second factors; needs human confirmation.",
-        method="DELETE", path="/users/{user_id}/mfa", args=m.DisableMfaArgs, result=r.DisableMfaResponse,
+        method="DELETE", path="/users/{user_id}/mfa", args=m.DisableMfaArgs, result=r.UserIdResponse,
         effect=Effect.DESTRUCTIVE, idempotent=True,
         consequence="removes every second factor (authenticator app, backup codes, SMS) from the account",
     ),
@@ -351,6 +361,134 @@ OPERATIONS: tuple[Operation, ...] = (
         method="POST", path="/users/{user_id}/billing/credits", args=m.AdjustUserBillingCreditBalanceArgs,
         result=r.CreditLedgerEntry, effect=Effect.DESTRUCTIVE, idempotent=True,
         consequence="changes the credit the user's charges are paid from; a decrease takes credit away from them",
+    ),
+    # -- security (toolsets, design §2) ------------------------------------------------------------------------------
+    Operation(
+        name="lock_user", operation_id="LockUser", title="Lock user", toolset="security",
+        description="Lock a user out of sign-in until the instance's lockout period ends (or unlock_user).",
+        method="POST", path="/users/{user_id}/lock", args=m.LockUserArgs, result=r.User, effect=Effect.WRITE,
+        idempotent=True,
+    ),
+    Operation(
+        name="unlock_user", operation_id="UnlockUser", title="Unlock user", toolset="security",
+        description="Remove a user's sign-in lock (after failed attempts or lock_user); needs human confirmation.",
+        method="POST", path="/users/{user_id}/unlock", args=m.UnlockUserArgs, result=r.User, effect=Effect.WRITE,
+        idempotent=True, raises_privilege=True,
+        consequence="lets sign-in attempts resume at once, ending a lockout set after failed attempts or by an admin",
+    ),
+    Operation(
+        name="delete_totp", operation_id="DeleteTOTP", title="Delete user's authenticator app", toolset="security",
+        description="Remove a user's authenticator-app (TOTP) second factor; needs human confirmation.",
+        method="DELETE", path="/users/{user_id}/totp", args=m.DeleteTotpArgs, result=r.UserIdResponse,
+        effect=Effect.DESTRUCTIVE, idempotent=True,
+        consequence="removes the user's authenticator app (TOTP) as a second factor; they must enrol it again",
+    ),
+    Operation(
+        name="delete_backup_code", operation_id="DeleteBackupCode", title="Delete user's backup codes", toolset="security",
+        description="Invalidate all of a user's backup codes; needs human confirmation.",
+        method="DELETE", path="/users/{user_id}/backup_code", args=m.DeleteBackupCodeArgs, result=r.UserIdResponse,
+        effect=Effect.DESTRUCTIVE, idempotent=True,
+        consequence="invalidates every backup code the user holds; none can be used to sign in again",
+    ),
+    Operation(
+        name="remove_user_password", operation_id="RemoveUserPassword", title="Remove user's password", toolset="security",
+        description="Remove a user's password (sign_out_of_other_sessions also revokes sessions); needs human confirmation.",
+        method="POST", path="/users/{user_id}/remove_password", args=m.RemoveUserPasswordArgs, result=r.User,
+        effect=Effect.DESTRUCTIVE, idempotent=True,
+        consequence="removes the user's password: they can no longer sign in with it until they set a new one",
+    ),
+    Operation(
+        name="set_user_password_compromised", operation_id="SetUserPasswordCompromised",
+        title="Mark user's password compromised", toolset="security",
+        description="Mark a user's password compromised: they must reset it at next sign-in. "
+        "revoke_all_sessions needs human confirmation.",
+        method="POST", path="/users/{user_id}/password/set_compromised", args=m.SetUserPasswordCompromisedArgs,
+        result=r.User, effect=Effect.WRITE, idempotent=True,
+        consequence="signs the user out of every session",
+        confirm_fields=frozenset({"revoke_all_sessions"}),
+    ),
+    Operation(
+        name="unset_user_password_compromised", operation_id="UnsetUserPasswordCompromised",
+        title="Clear user's compromised password mark", toolset="security",
+        description="Clear the compromised mark on a user's password (no reset at next sign-in); needs human confirmation.",
+        method="POST", path="/users/{user_id}/password/unset_compromised", args=m.UnsetUserPasswordCompromisedArgs,
+        result=r.User, effect=Effect.WRITE, idempotent=True, raises_privilege=True,
+        consequence="lets the user sign in with a password marked compromised, without resetting it",
+    ),
+    Operation(
+        name="user_passkey_delete", operation_id="UserPasskeyDelete", title="Delete user's passkey", toolset="security",
+        description="Delete one of a user's passkeys (Clerk emails them); needs human confirmation.",
+        method="DELETE", path="/users/{user_id}/passkeys/{passkey_identification_id}", args=m.UserPasskeyDeleteArgs,
+        result=r.DeletedObject, effect=Effect.DESTRUCTIVE,
+        consequence="deletes the passkey: the user can no longer sign in with it",
+    ),
+    Operation(
+        name="list_user_trusted_devices", operation_id="ListUserTrustedDevices", title="List user's trusted devices",
+        toolset="security", description="List the devices a user enrolled as trusted (active ones).",
+        method="GET", path="/users/{user_id}/trusted_devices", args=m.ListUserTrustedDevicesArgs,
+        result=r.TrustedDevices, effect=Effect.READ, idempotent=True,
+    ),
+    Operation(
+        name="revoke_user_trusted_device", operation_id="RevokeUserTrustedDevice", title="Revoke user's trusted device",
+        toolset="security", description="Revoke one of a user's trusted devices; needs human confirmation.",
+        method="DELETE", path="/users/{user_id}/trusted_devices/{trusted_device_id}", args=m.RevokeUserTrustedDeviceArgs,
+        result=r.TrustedDevice, effect=Effect.DESTRUCTIVE,
+        consequence="revokes the trusted device: it no longer counts as trusted when the user signs in",
+    ),
+    # -- sessions ---------------------------------------------------------------------------------------------------
+    Operation(
+        name="get_session_list", operation_id="GetSessionList", title="List sessions", toolset="sessions",
+        description="List sessions, newest first, by user_id or client_id, optionally by status.",
+        method="GET", path="/sessions", args=m.GetSessionListArgs, result=r.SessionList, effect=Effect.READ,
+        idempotent=True,
+    ),
+    Operation(
+        name="get_session", operation_id="GetSession", title="Get session", toolset="sessions",
+        description="Get one session by id: its user, status and activity.",
+        method="GET", path="/sessions/{session_id}", args=m.GetSessionArgs, result=r.Session, effect=Effect.READ,
+        idempotent=True,
+    ),
+    Operation(
+        name="revoke_session", operation_id="RevokeSession", title="Revoke session", toolset="sessions",
+        description="Sign a user out of one session; needs human confirmation.",
+        method="POST", path="/sessions/{session_id}/revoke", args=m.RevokeSessionArgs, result=r.Session,
+        effect=Effect.DESTRUCTIVE, idempotent=True, target="session_id", target_via="get_session",
+        consequence="signs the user out of this session; they must sign in again on that device",
+    ),
+    # -- profile ----------------------------------------------------------------------------------------------------
+    Operation(
+        name="delete_user_profile_image", operation_id="DeleteUserProfileImage", title="Delete user's profile image",
+        toolset="profile", description="Remove a user's profile image (back to the default avatar).",
+        method="DELETE", path="/users/{user_id}/profile_image", args=m.DeleteUserProfileImageArgs, result=r.User,
+        effect=Effect.WRITE,
+    ),
+    Operation(
+        name="replace_user_metadata", operation_id="ReplaceUserMetadata", title="Replace user metadata", toolset="profile",
+        description="Replace a user's public, private or unsafe metadata wholesale (each field given is overwritten).",
+        method="PUT", path="/users/{user_id}/metadata", args=m.ReplaceUserMetadataArgs, result=r.User,
+        effect=Effect.WRITE, idempotent=True,
+    ),
+    Operation(
+        name="users_get_organization_invitations", operation_id="UsersGetOrganizationInvitations",
+        title="List user's organization invitations", toolset="profile",
+        description="List the organization invitations sent to a user, optionally by status.",
+        method="GET", path="/users/{user_id}/organization_invitations", args=m.UsersGetOrganizationInvitationsArgs,
+        result=r.OrganizationInvitations, effect=Effect.READ, idempotent=True,
+    ),
+    # -- bulk -------------------------------------------------------------------------------------------------------
+    Operation(
+        name="users_ban", operation_id="UsersBan", title="Ban users", toolset="bulk",
+        description="Ban up to 50 users at once: revokes their sessions, blocks sign-in; needs human confirmation.",
+        method="POST", path="/users/ban", args=m.UsersBanArgs, result=r.UserList, effect=Effect.DESTRUCTIVE,
+        idempotent=True, target="user_ids",
+        consequence="revokes all sessions of every listed user and blocks their sign-in until unbanned",
+    ),
+    Operation(
+        name="users_unban", operation_id="UsersUnban", title="Unban users", toolset="bulk",
+        description="Lift the ban of up to 50 users at once; needs human confirmation.",
+        method="POST", path="/users/unban", args=m.UsersUnbanArgs, result=r.UserList, effect=Effect.WRITE,
+        idempotent=True, raises_privilege=True, target="user_ids",
+        consequence="lets every listed user sign in again, undoing bans that a human confirmed",
     ),
 )
 

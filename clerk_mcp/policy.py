@@ -72,9 +72,22 @@ class Policy:
                 "confirm=approve with a production (sk_live_) key needs --allow-approve-live: "
                 "it would run destructive calls with no human asked"
             )
-        self.toolsets: set[str] = set(settings.toolsets)  # the toolsets on (design §2)
+        # The toolsets on (design §2); with --dynamic-toolsets only those named, until the model enables more.
+        named = not settings.dynamic_toolsets or "toolsets" in settings.model_fields_set
+        self.toolsets: set[str] = set(settings.toolsets) if named else set()
         self.privileged_keys = tuple(pattern.lower() for pattern in settings.privileged_metadata_keys)
-        self.visible: tuple[Operation, ...] = tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
+        self.visible: tuple[Operation, ...] = self._visible()
+
+    def _visible(self) -> tuple[Operation, ...]:
+        return tuple(op for op in OPERATIONS if self.hidden_reason(op) is None)
+
+    def enable(self, toolset: str) -> bool:
+        """Turn a toolset on (--dynamic-toolsets); False when it already was."""
+        if toolset in self.toolsets:
+            return False
+        self.toolsets.add(toolset)
+        self.visible = self._visible()
+        return True
 
     @property
     def offers_status(self) -> bool:
@@ -86,7 +99,8 @@ class Policy:
         if op.name in self.denied:
             return f"{op.name} is denied by the operator's policy"
         if op.toolset not in self.toolsets:
-            return f"{op.name} is in the {op.toolset} toolset, which is off; the operator can add it with --toolsets"
+            enable = "enable_toolset, or " if self.settings.dynamic_toolsets else ""
+            return f"{op.name} is in the {op.toolset} toolset, which is off; turn it on with {enable}--toolsets {op.toolset}"
         if self.production and op.effect is Effect.DESTRUCTIVE and not self.settings.allow_destructive_live:
             return f"{op.name} is off with a production (sk_live_) key; the operator can enable it with --allow-destructive-live"
         if self.settings.read_only and op.effect is not Effect.READ:

@@ -3,7 +3,8 @@
 Each prompt is a typed function whose text names tools as `{tool_name}` placeholders, filled from the
 operation table when the prompt is rendered: a renamed or removed tool fails the prompt's tests
 instead of leaving stale prose. A prompt is listed only when the tools it `needs` are visible under
-the operator's policy, so a `--read-only` server offers no lock-down or offboarding procedure.
+the operator's policy, so a `--read-only` server offers no lock-down or offboarding procedure; a step
+that uses a tool of another toolset (sessions, security) is included when the server offers that tool.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
@@ -67,6 +69,12 @@ def workflow(
     return register
 
 
+def offered(ctx: Context[Any, Any], *names: str) -> bool:
+    """Whether the server offers every tool named now (its toolset on, the policy allowing it)."""
+    policy = ctx.mcp_server.policy  # type: ignore[attr-defined]
+    return all(policy.hidden_reason(BY_NAME[name]) is None for name in names)
+
+
 def procedure(*steps: str, **arguments: str) -> str:
     """Numbered steps after the ground rules; `{tool}` and `{argument}` placeholders filled in."""
     values = {**TOOL_NAMES, **arguments}
@@ -92,21 +100,30 @@ def lookup_user(who: Who) -> str:
 def investigate_sign_in(
     who: Who,
     symptom: Annotated[str, Field(max_length=500, description="what the user reports, in their words")] = "not given",
+    ctx: Context[Any, Any] | None = None,
 ) -> str:
     """Work out why a user cannot sign in: banned, locked, MFA, missing identifiers or password."""
-    return procedure(
+    steps = [
         FIND_USER,
         "Call {get_user} for the full record. The user reports: \"{symptom}\".",
         "Check, in order: banned (an admin blocked them; all sign-ins fail); locked and lockout_expires_in_seconds "
         "(too many failed attempts; it lifts by itself); two_factor_enabled, totp_enabled, backup_code_enabled "
         "(a lost authenticator needs a backup code); password_enabled; the verification status of each email and "
         "phone; last_sign_in_at and last_active_at (did they ever sign in?).",
-        "Report the most likely cause and the evidence for it, then the fix. Suggest {unban_user} only for a ban "
-        "the human confirms was a mistake, and {disable_mfa} only after the user's identity has been verified "
-        "out of band. Change nothing unless the human asks.",
-        who=who,
-        symptom=symptom,
+    ]
+    if ctx is not None and offered(ctx, "get_session_list"):
+        steps.append(
+            "Call {get_session_list} with user_id and status=active: an active session means they are signed in "
+            "somewhere, so the problem is with one device or browser, not the account."
+        )
+    fixes = "Suggest {unban_user} only for a ban the human confirms was a mistake"
+    if ctx is not None and offered(ctx, "unlock_user"):
+        fixes += ", {unlock_user} only for a lockout the human confirms the owner caused"
+    steps.append(
+        "Report the most likely cause and the evidence for it, then the fix. " + fixes + ", and {disable_mfa} only "
+        "after the user's identity has been verified out of band. Change nothing unless the human asks."
     )
+    return procedure(*steps, who=who, symptom=symptom)
 
 
 @workflow("Lock down a compromised account", needs=("get_user_list", "get_user", "ban_user"))
@@ -114,6 +131,7 @@ def lock_down_account(
     who: Who,
     reason: Annotated[str, Field(min_length=1, max_length=500, description="why the account is believed compromised")],
     clear_mfa: Annotated[bool, Field(description="also remove second factors an attacker may have enrolled")] = True,
+    ctx: Context[Any, Any] | None = None,
 ) -> str:
     """Ban a compromised account (ending its sessions) and clear its second factors, each confirmed by the human."""
     steps = [
@@ -125,6 +143,16 @@ def lock_down_account(
         steps.append(
             "Call {disable_mfa} (also confirmed by the human) so that factors an attacker enrolled are removed; "
             "the owner re-enrols after recovery."
+        )
+    if ctx is not None and offered(ctx, "list_user_trusted_devices", "revoke_user_trusted_device"):
+        steps.append(
+            "Call {list_user_trusted_devices}, then {revoke_user_trusted_device} for each device (each confirmed by "
+            "the human): an attacker's device must not stay trusted."
+        )
+    if ctx is not None and offered(ctx, "set_user_password_compromised"):
+        steps.append(
+            "If password_enabled, call {set_user_password_compromised} so that the owner must choose a new password "
+            "at their next sign-in."
         )
     steps.append(
         "Call {get_user} again and report the final state (banned, two-factor). To restore access later, once "
@@ -193,8 +221,10 @@ class Procedure(Prompt):
             raise MCPError(code=INVALID_PARAMS, message=f"{self.name}: {'; '.join(problems)}") from None
 
 
-def register_prompts(server: ClerkMCPServer) -> None:
-    """Add every workflow whose needed tools the server's policy lets the model use."""
+def register_prompts(server: ClerkMCPServer, registered: set[str]) -> None:
+    """Add every workflow whose needed tools the server's policy lets the model use, but those in `registered`
+    (the names added so far, which this updates)."""
     for item in WORKFLOWS:
-        if all(server.policy.hidden_reason(BY_NAME[name]) is None for name in item.needs):
+        if item.fn.__name__ not in registered and all(server.policy.hidden_reason(BY_NAME[name]) is None for name in item.needs):
             server.add_prompt(Procedure.from_function(item.fn, title=item.title, description=item.fn.__doc__))
+            registered.add(item.fn.__name__)

@@ -41,7 +41,7 @@ class DeletedObject(Result):
 
 
 # `x: T = None`: optional but never null, as the spec has these (none of their fields is required there).
-class DisableMfaResponse(Result):
+class UserIdResponse(Result):  # what DisableMFA, DeleteTOTP and DeleteBackupCode answer
     user_id: str = None  # type: ignore[assignment]
 
 
@@ -141,3 +141,52 @@ class CreditLedgerEntry(Result):
     source_id: str
     note: str | None = None
     created_at: str  # RFC 3339, unlike Clerk's other timestamps
+# -- toolsets security, sessions, profile and bulk ------------------------------------------------------------------
+
+SessionStatus = Literal["active", "revoked", "ended", "expired", "removed", "abandoned", "replaced", "pending"]
+
+
+class Session(Result):
+    id: str
+    user_id: str
+    client_id: str
+    status: SessionStatus
+    last_active_at: int
+    expire_at: int
+    abandon_at: int
+    created_at: int
+    updated_at: int
+
+
+class SessionList(Result):  # Clerk's bare array, or `{data, total_count}` with paginated=true: both arrive as `data`
+    data: list[Session]
+    total_count: int | None = None
+
+
+class TrustedDevice(Result):
+    id: str
+    platform: Literal["ios", "android"]
+    app_identifier: str
+    name: str | None = None
+    status: Literal["active", "revoked"]
+    last_used_at: int | None = None
+    revoked_at: int | None = None
+
+
+class TrustedDevices(Result):
+    data: list[TrustedDevice]
+    total_count: int
+
+
+class OrganizationInvitation(Result):
+    id: str
+    email_address: str
+    role: str
+    status: str = None  # type: ignore[assignment]
+    expires_at: int | None
+    public_organization_data: dict[str, Any] = None  # type: ignore[assignment]
+
+
+class OrganizationInvitations(Result):
+    data: list[OrganizationInvitation]
+    total_count: int

@@ -14,9 +14,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
 from mcp_types import CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
@@ -26,16 +27,17 @@ from pydantic import ValidationError
 
 from . import __version__
 from .errors import ClerkAPIError, ClerkMCPError, InternalError, InvalidArguments, PolicyRefusal
-from .models import Args, GetUserArgs, StatusArgs
+from .models import Args, GetUserArgs, GetUserListArgs, StatusArgs
 from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, input_schema, output_schema
 from .audit import AuditLog, loggable_args
-from .confirmation import Confirmation, ScriptedAnswers, describe_target
+from .confirmation import INPUT_REQUIRED_VERSION, Confirmation, ScriptedAnswers, describe_target
 from .policy import AttemptBudget, Decision, Policy
 from .access import Access
 from .resources import register_resources
 from .roles import CALLER, CallerMiddleware
 from .settings import Settings
 from .state import RateLimiter, SharedState, describe_state, open_state, state_keys
+from .toolsets import DISCOVERY_ARGS, LIST_TOOLSETS, catalogue, discovery_tools
 from .views import ERROR_META, bounded, describe_request, render, shape_result
 
 if TYPE_CHECKING:
@@ -114,17 +116,25 @@ class ClerkMCPServer(MCPServer):
         # Not `self.settings`: MCPServer keeps its own transport settings (auth, debug, log level) there.
         self.config = settings
         self._connect = connect
-        self._prompts_registered = False
+        self._prompts_registered: frozenset[str] | None = None  # the toolsets on when prompts were last registered
+        self._prompt_names: set[str] = set()
         # Budgets, approvals and the rate limit: shared by every process acting on this Clerk instance (state.py).
         self.state = open_state(settings)
         # The policy and verify budget: the server's, or with OAuth roles the current caller's (clerk_mcp/access.py).
         self.oauth = oauth
         self.access = Access(settings, self.state, oauth.roles if oauth else None)
         self._definitions: dict[int, dict[str, MCPTool]] = {}
-        self.confirmation = Confirmation(self._target, self.state, production=self.access.server.policy.production, script=answerer)
+        self.confirmation = Confirmation(self._targets, self.state, production=self.access.server.policy.production, script=answerer)
         self.audit = AuditLog(settings.audit_log) if settings.audit_log else None
         self.transcript = AuditLog(settings.record) if settings.record else None
         register_resources(self)
+        if settings.dynamic_toolsets:
+            # tools/list changes when the model enables a toolset: advertise tools.listChanged to whichever transport
+            # asks for the capabilities (the SDK's callers pass no notification options; its TODO(L53) in lowlevel).
+            lowlevel = self._lowlevel_server
+            lowlevel.create_initialization_options = partial(  # type: ignore[method-assign]
+                lowlevel.create_initialization_options, NotificationOptions(tools_changed=True)
+            )
 
     @property
     def policy(self) -> Policy:
@@ -136,19 +146,25 @@ class ClerkMCPServer(MCPServer):
 
     @property
     def tool_definitions(self) -> dict[str, MCPTool]:
-        """The Clerk tools the (caller's) policy offers, then `clerk_status`; built once per policy."""
+        """The Clerk tools the (caller's) policy offers, then `clerk_status`, then (--dynamic-toolsets) the discovery
+        tools; built once per policy (and again when a toolset is enabled)."""
         policy = self.policy
         if id(policy) not in self._definitions:
             tools = {op.name: tool_definition(op) for op in policy.visible}
-            self._definitions[id(policy)] = {**tools, STATUS_TOOL: status_tool()} if policy.offers_status else tools
+            if policy.offers_status:
+                tools[STATUS_TOOL] = status_tool()
+            if self.config.dynamic_toolsets:
+                tools |= {tool.name: tool for tool in discovery_tools()}
+            self._definitions[id(policy)] = tools
         return self._definitions[id(policy)]
 
     def _register_prompts_once(self) -> None:
-        if not self._prompts_registered:
+        """Add the workflows the policy allows, again after a toolset is enabled (it may allow more)."""
+        if self._prompts_registered != self.policy.toolsets:
             from .prompts import register_prompts
 
-            register_prompts(self)
-            self._prompts_registered = True
+            register_prompts(self, self._prompt_names)
+            self._prompts_registered = frozenset(self.policy.toolsets)
 
     async def list_prompts(self) -> list[MCPPrompt]:
         self._register_prompts_once()
@@ -195,6 +211,8 @@ class ClerkMCPServer(MCPServer):
                 outcome: CallToolResult | InputRequiredResult = _result(
                     await self.status(_validate_model(name, StatusArgs, arguments))
                 )
+            elif self.config.dynamic_toolsets and name in DISCOVERY_ARGS:
+                outcome = _result(await self._discover(name, _validate_model(name, DISCOVERY_ARGS[name], arguments), context))
             else:
                 op = self._offered(name, op)
                 outcome = await self._run(op, _validate(op, arguments), context, record)
@@ -233,7 +251,7 @@ class ClerkMCPServer(MCPServer):
     async def _run(
         self, op: Operation, args: Args, ctx: Context[Any, Any] | None, record: dict[str, Any]
     ) -> CallToolResult | InputRequiredResult:
-        target = getattr(args, "user_id", None) if op.path_params else None
+        target = getattr(args, op.target_arg) if op.target_arg else None
         record["target"] = target
         decision = self.policy.decide(op, args)
         if getattr(args, "dry_run", False):
@@ -286,22 +304,67 @@ class ClerkMCPServer(MCPServer):
             status["verify_attempts_left"] = {"user_id": args.user_id, "remaining": await self.budget.remaining(args.user_id)}
         return status
 
-    async def _target(self, user_id: str) -> dict[str, Any]:
-        return await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=user_id))
+    async def _targets(self, op: Operation, args: Args) -> list[dict[str, Any]]:
+        """The users `op` acts on, as Clerk has them now (`Operation.target_arg`, `target_via`); a single one
+        that does not exist is Clerk's 404, raised before anything is asked or sent."""
+        named = getattr(args, op.target_arg) if op.target_arg else None
+        if named is None:
+            return []
+        if op.target_via:  # the user of an object (a session): read the object first
+            via = BY_NAME[op.target_via]
+            named = (await self.client.call(via, via.args(**{op.target_arg: named})))["user_id"]
+        if isinstance(named, list):  # one list request; only the ids named (a "-" prefix would exclude instead)
+            found = await self.client.call(BY_NAME["get_user_list"], GetUserListArgs(user_id=named, limit=len(named)))
+            return [user for user in found if user.get("id") in named]
+        return [await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=named))]
 
-    async def _preview(self, op: Operation, args: Args, target: str | None, decision: Decision) -> CallToolResult:
+    async def _discover(self, name: str, args: Args, ctx: Context[Any, Any] | None) -> dict[str, Any]:
+        """list_available_toolsets and enable_toolset (--dynamic-toolsets): they read and change this server only.
+
+        Enabling is server-wide, as in github-mcp-server (with OAuth roles, for the caller's role): every session of
+        this process sees the toolset from then on; replicas do not share it. Clients are told with
+        notifications/tools/list_changed; one that ignores it can still call the new tools by name, or the operator
+        names the toolsets with --toolsets instead.
+        """
+        policy = self.policy
+        if name == LIST_TOOLSETS:
+            return {"toolsets": catalogue(policy.toolsets)}
+        toolset = args.toolset  # type: ignore[attr-defined]
+        enabled = policy.enable(toolset)
+        if enabled:
+            self._definitions.pop(id(policy), None)  # built again on the next tools/list
+            await _notify_tools_changed(ctx)
+        tools = [op.name for op in policy.visible if op.toolset == toolset]
+        return {"toolset": toolset, "tools": tools, "already_enabled": not enabled}
+
+    async def _preview(self, op: Operation, args: Args, target: Any, decision: Decision) -> CallToolResult:
         """A dry run: the resolved target, the policy's decision and the exact request, with nothing sent or asked."""
         preview: dict[str, Any] = {
             "dry_run": True,
             "decision": decision.rule,
             "request": describe_request(op, args, self.client.build_request(op, args)),
         }
-        user = await self._target(target) if target is not None else None
-        if user is not None:
-            preview["target"] = describe_target(user)
+        users = await self._targets(op, args) if target is not None else []
+        if users:
+            preview["target"] = describe_target(users[0]) if len(users) == 1 else [describe_target(u) for u in users]
         if decision.asks_human:
-            preview["confirmation"] = (await self.confirmation.question(op, args, decision, user, _requester())).message
+            preview["confirmation"] = (await self.confirmation.question(op, args, decision, users, _requester())).message
         return _result(preview)
+
+
+async def _notify_tools_changed(ctx: Context[Any, Any] | None) -> None:
+    """notifications/tools/list_changed: sent on the session before 2026-07-28, published to subscriptions/listen
+    streams from it. A client that cannot receive it (an in-process call with no session) still gets the result."""
+    if ctx is None:
+        return
+    version = ctx.protocol_version
+    try:
+        if version is not None and version >= INPUT_REQUIRED_VERSION:
+            await ctx.notify_tools_changed()
+        else:
+            await ctx.session.send_tool_list_changed()
+    except (ValueError, RuntimeError) as exc:  # no session or no listen stream to send it on
+        logger.info("clerk-mcp: tools/list changed, but the client could not be told (%s)", exc)
 
 
 def _requester() -> str | None:

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     toolsets: CommaList = Field(
         list(DEFAULT_TOOLSETS), description="toolsets to offer, e.g. users,security,sessions (all = every toolset)"
     )
+    dynamic_toolsets: bool = Field(
+        False, description="offer list_available_toolsets and enable_toolset; only the toolsets named are on at start"
+    )
     confirm: ConfirmMode = Field(ConfirmMode.ELICIT, description="elicit | deny | approve")
     allow_destructive_live: bool = Field(False, description="with an sk_live_ key, offer destructive tools at all")
     allow_approve_live: bool = Field(False, description="with an sk_live_ key, allow confirm=approve")

@@ -82,6 +82,23 @@ def user(user_id: str = USER_ID, **extra: Any) -> dict[str, Any]:
 OAUTH_TOKEN_VALUE = "ya29.LIVE-oauth-TOKEN-value"
 
 
+def session(session_id: str, user_id: str = USER_ID, **extra: Any) -> dict[str, Any]:
+    """A Clerk Session (spec: Session, required fields)."""
+    return {
+        "object": "session", "id": session_id, "user_id": user_id, "client_id": "client_1", "status": "active",
+        "last_active_at": 1700690400000, "expire_at": 1701295200000, "abandon_at": 1703282400000,
+        "updated_at": 1700690400000, "created_at": 1700690400000, **extra,
+    }
+
+
+def trusted_device(device_id: str, **extra: Any) -> dict[str, Any]:
+    """A Clerk TrustedDevice (spec: TrustedDevice, required fields)."""
+    return {
+        "object": "trusted_device", "id": device_id, "platform": "ios", "app_identifier": "com.example.app", "algorithm": "ES256",
+        "status": "active", "created_at": 1700690400000, "updated_at": 1700690400000, **extra,
+    }
+
+
 def canned_body(op: Operation, path_values: dict[str, str]) -> Any:
     """Clerk's 200 body for `op`, chosen by the operation's result model."""
     uid = path_values.get("user_id", USER_ID)
@@ -90,7 +107,7 @@ def canned_body(op: Operation, path_values: dict[str, str]) -> Any:
         r.UserList: [user(uid), user(OTHER_USER_ID, first_name="Max", last_name="Other")],
         r.TotalCount: {"object": "total_count", "total_count": 2},
         r.DeletedObject: {"object": "user", "id": uid, "deleted": True},
-        r.DisableMfaResponse: {"user_id": uid},
+        r.UserIdResponse: {"user_id": uid},
         r.VerifyPasswordResponse: {"verified": True},
         r.VerifyTotpResponse: {"verified": True, "code_type": "totp"},
         r.OAuthAccessTokens: [
@@ -105,6 +122,22 @@ def canned_body(op: Operation, path_values: dict[str, str]) -> Any:
                 "label": None,
             }
         ],
+        r.Session: session(path_values.get("session_id", "sess_1")),
+        r.SessionList: [session("sess_1"), session("sess_2", status="revoked")],
+        r.TrustedDevice: trusted_device(path_values.get("trusted_device_id", "td_1")),
+        r.TrustedDevices: {"data": [trusted_device("td_1")], "total_count": 1},
+        r.OrganizationInvitations: {
+            "data": [
+                {
+                    "object": "organization_invitation", "id": "orginv_1", "email_address": "jane@example.com",
+                    "role": "org:member", "role_name": "Member", "organization_id": "org_1", "inviter_id": None,
+                    "public_inviter_data": None, "status": "pending", "public_metadata": {}, "url": None,
+                    "expires_at": None, "created_at": 1, "updated_at": 1,
+                    "public_organization_data": {"id": "org_1", "name": "Acme", "slug": "acme", "has_image": False},
+                }
+            ],
+            "total_count": 1,
+        },
         r.OrganizationMemberships: {
             "data": [
                 {
@@ -356,7 +389,9 @@ class Sandbox:
         self.transport = httpx.ASGITransport(app=self.app)
 
     def server(self, **settings: Any) -> ClerkMCPServer:
-        values: dict[str, Any] = {"secret_key": SECRET_KEY, "api_url": "http://sandbox.test", "retry_deadline": 2.0, **settings}
+        values: dict[str, Any] = {
+            "secret_key": SECRET_KEY, "api_url": "http://sandbox.test", "retry_deadline": 2.0, "toolsets": ["all"], **settings,
+        }
         return build_server(Settings(**values), transport=self.transport)
 
     def http(self) -> httpx.AsyncClient:

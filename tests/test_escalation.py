@@ -206,7 +206,7 @@ async def test_clerk_status_shows_the_escalation_rules_and_where_state_is_kept(s
     assert rules["update_user_metadata"] == "allowed; confirm when writing metadata keys role, acl.*"
     assert rules["create_user"].startswith("allowed; confirm when touching password, password_digest; or writing metadata keys")
     metadata_tools = {op.name for op in OPERATIONS if op.metadata_fields}
-    assert metadata_tools == {"create_user", "update_user_metadata"}
+    assert {"create_user", "update_user_metadata", "replace_user_metadata"} == metadata_tools  # replace too (profile toolset)
     assert all("metadata keys" in rules[name] for name in metadata_tools)
 
 

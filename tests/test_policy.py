@@ -12,7 +12,7 @@ import httpx
 import pytest
 from mcp.client import Client
 
-from clerk_mcp.operations import OPERATIONS, Effect
+from clerk_mcp.operations import BY_NAME, OPERATIONS, Effect
 from clerk_mcp.operations import STATUS_TOOL as STATUS
 
 from conftest import OTHER_USER_ID, SECRET_KEY, USER_ID, FakeClerk, make_server, spec_arguments, text_of
@@ -179,7 +179,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "clerk_mcp.cli", *args],
         capture_output=True, text=True, timeout=60, check=False,
-        env={**base, "CLERK_SECRET_KEY": SECRET_KEY, "CLERK_API_URL": "http://127.0.0.1:9", **env},
+        env={**base, "CLERK_SECRET_KEY": SECRET_KEY, "CLERK_API_URL": "http://127.0.0.1:9", "CLERK_MCP_TOOLSETS": "all", **env},
     )  # fmt: skip
 
 

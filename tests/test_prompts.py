@@ -94,3 +94,17 @@ async def test_invalid_arguments_are_rejected_with_what_is_wrong(name: str, argu
 async def test_read_only_servers_offer_no_procedure_that_changes_anything() -> None:
     assert set(await listed(read_only=True)) == {"lookup_user", "investigate_sign_in", "export_user_data"}
     assert "offboard_user" not in await listed(deny_tools=["delete_user"])
+
+
+async def test_procedures_use_the_support_toolsets_only_when_they_are_on() -> None:
+    """Sessions and security tools join the procedures when their toolsets are on, and are absent otherwise."""
+    arguments = {"who": "jane@example.com", "reason": "password reuse"}
+    on = await render("investigate_sign_in", {"who": "jane@example.com"}, toolsets=["users", "sessions", "security"])
+    off = await render("investigate_sign_in", {"who": "jane@example.com"}, toolsets=["users"])
+    assert "get_session_list" in on and "unlock_user" in on
+    assert "get_session_list" not in off and "unlock_user" not in off
+    locked_down = await render("lock_down_account", arguments, toolsets=["users", "security"])
+    assert all(name in locked_down for name in ("list_user_trusted_devices", "revoke_user_trusted_device", "set_user_password_compromised"))
+    assert "revoke_user_trusted_device" not in await render("lock_down_account", arguments, toolsets=["users"])
+    read_only = await render("investigate_sign_in", {"who": "jane@example.com"}, toolsets=["all"], read_only=True)
+    assert "get_session_list" in read_only and "unlock_user" not in read_only  # the policy decides, not the toolset alone

@@ -117,6 +117,29 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]], Any]] = {
         [],
         {"amount": 250, "action": "increase", "idempotency_key": "t-1", "note": "goodwill"},
     ),
+    # toolsets security, sessions, profile and bulk
+    "lock_user": ({"user_id": U}, [], None),
+    "unlock_user": ({"user_id": U}, [], None),
+    "delete_totp": ({"user_id": U}, [], None),
+    "delete_backup_code": ({"user_id": U}, [], None),
+    "remove_user_password": ({"user_id": U, "sign_out_of_other_sessions": True}, [], {"sign_out_of_other_sessions": True}),
+    "set_user_password_compromised": ({"user_id": U, "revoke_all_sessions": None}, [], {"revoke_all_sessions": None}),
+    "unset_user_password_compromised": ({"user_id": U}, [], None),
+    "user_passkey_delete": ({"user_id": U, "passkey_identification_id": "idn_pk1"}, [], None),
+    "list_user_trusted_devices": ({"user_id": U}, [], None),
+    "revoke_user_trusted_device": ({"user_id": U, "trusted_device_id": "td_1"}, [], None),
+    "get_session_list": (
+        {"user_id": U, "status": "active", "paginated": True, "limit": 2},
+        [("user_id", U), ("status", "active"), ("paginated", "true"), ("limit", "2")],
+        None,
+    ),
+    "get_session": ({"session_id": "sess_1"}, [], None),
+    "revoke_session": ({"session_id": "sess_1"}, [], None),
+    "delete_user_profile_image": ({"user_id": U}, [], None),
+    "replace_user_metadata": ({"user_id": U, "public_metadata": {"plan": None}}, [], {"public_metadata": {"plan": None}}),
+    "users_get_organization_invitations": ({"user_id": U, "status": "pending"}, [("status", "pending")], None),
+    "users_ban": ({"user_ids": [U, "user_2"]}, [], {"user_ids": [U, "user_2"]}),
+    "users_unban": ({"user_ids": [U]}, [], {"user_ids": [U]}),
 }  # fmt: skip
 
 

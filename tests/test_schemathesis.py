@@ -39,18 +39,24 @@ SEEDED = {
     **{param: [item["id"] for user in default_seed()["users"] for item in user.get(key, []) if isinstance(item, dict) and "id" in item]
        for param, key in (("email_address_id", "email_addresses"), ("phone_number_id", "phone_numbers"),
                           ("web3_wallet_identification_id", "web3_wallets"), ("external_account_id", "external_accounts"))},
+    **{
+        name: [item["id"] for user in default_seed()["users"] for item in user.get(key, [])]
+        for name, key in (("session_id", "sessions"), ("passkey_identification_id", "passkeys"), ("trusted_device_id", "trusted_devices"))
+    },
 }
 
 
 def clerk_spec() -> dict[str, Any]:
-    """Clerk's spec, with GetOAuthAccessToken's 200 also allowing the paginated envelope around the token array."""
+    """Clerk's spec, with the 200 of GetOAuthAccessToken and GetSessionList also allowing the paginated envelope
+    (paginated=true) around their arrays."""
     document = copy.deepcopy(spec())
-    content = document["components"]["responses"]["OAuthAccessToken"]["content"]["application/json"]
-    tokens = content["schema"]
-    content["schema"] = {"oneOf": [tokens, {
-        "type": "object", "additionalProperties": False, "required": ["data", "total_count"],
-        "properties": {"data": tokens, "total_count": {"type": "integer"}},
-    }]}
+    for response in ("OAuthAccessToken", "Session.List"):
+        content = document["components"]["responses"][response]["content"]["application/json"]
+        items = content["schema"]
+        content["schema"] = {"oneOf": [items, {
+            "type": "object", "additionalProperties": False, "required": ["data", "total_count"],
+            "properties": {"data": items, "total_count": {"type": "integer"}},
+        }]}
     return document
 
 
@@ -150,6 +156,12 @@ def harness_spec() -> dict[str, Any]:
             "/_sandbox/seed": post(fixtures.FIXTURE_FIELDS),
             "/_sandbox/oauth_accounts": post(fixtures.ACCOUNT_FIELDS | {"user_id": "string"}, ("user_id", "provider")),
             "/_sandbox/organization_memberships": post(fixtures.MEMBERSHIP_FIELDS, ("user_id",)),
+            "/_sandbox/sign_ins": post({"user_id": "string"}, ("user_id",)),
+            "/_sandbox/passkeys": post(fixtures.PASSKEY_FIELDS | {"user_id": "string"}, ("user_id",)),
+            "/_sandbox/trusted_devices": post(
+                fixtures.TRUSTED_DEVICE_FIELDS | {"user_id": "string"}, ("user_id", "platform", "app_identifier")
+            ),
+            "/_sandbox/organization_invitations": post(fixtures.INVITATION_FIELDS, ("email_address", "organization_id")),
             "/_sandbox/faults": {**post(harness.FAULT_FIELDS), "get": plain, "delete": plain},
             "/_sandbox/requests": {"get": plain, "delete": plain},
             "/_sandbox/clock": {**post({"freeze_at": "integer", "advance_ms": "integer", "unfreeze": "boolean"}), "get": plain},

@@ -20,6 +20,7 @@ from mcp.client import Client
 
 from clerk_mcp.operations import OPERATIONS
 from clerk_mcp.operations import STATUS_TOOL as STATUS
+from clerk_mcp.toolsets import DISCOVERY_TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +37,7 @@ def anyio_backend() -> str:
 async def listed_tools() -> dict[str, dict]:
     from conftest import FakeClerk, make_server
 
-    async with Client(make_server(FakeClerk())) as client:
+    async with Client(make_server(FakeClerk(), dynamic_toolsets=True)) as client:  # every toolset, and the discovery tools
         tools = (await client.list_tools()).tools
     return {t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools}
 
@@ -45,7 +46,7 @@ def render(tool: dict) -> str:
     return json.dumps(tool, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-TOOLS = [op.name for op in OPERATIONS] + [STATUS]
+TOOLS = [op.name for op in OPERATIONS] + [STATUS, *DISCOVERY_TOOLS]
 
 
 @pytest.mark.parametrize("name", TOOLS)

@@ -119,6 +119,12 @@ def _dry_run_args(op_name: str, user_id: str) -> dict[str, object]:
         "user_web3_wallet_delete": {"user_id": user_id, "web3_wallet_identification_id": "idn_none"},
         "delete_external_account": {"user_id": user_id, "external_account_id": "eac_none"},
         "adjust_user_billing_credit_balance": {"user_id": user_id, "amount": 100, "action": "increase", "idempotency_key": "dry"},
+        "user_passkey_delete": {"user_id": user_id, "passkey_identification_id": "idn_2pKJanePasskeyMacBook000001"},
+        "revoke_user_trusted_device": {"user_id": user_id, "trusted_device_id": "td_2tdJaneIphone00000000000001"},
+        "replace_user_metadata": {"user_id": user_id, "public_metadata": {"tier": "gold"}},
+        "users_unban": {"user_ids": [user_id]},
+        "users_ban": {"user_ids": [user_id]},
+        "revoke_session": {"session_id": "sess_OqhZHIvnlDB3oDoFvZrCerJ9S1D"},  # Jane's (seed.json)
     }
     return by_tool.get(op_name, {"user_id": user_id})
 
@@ -150,7 +156,7 @@ async def test_dry_run_sends_nothing_asks_nothing_and_describes_the_real_request
         # The real call then sends exactly the described request.
         await sandbox.clear_log()
         await client.call_tool(op.name, args)
-    sent = [(e["method"], e["path"] + ("?" + urlencode(e["query"]) if e["query"] else "")) for e in await sandbox.log()]
+    sent = [(e["method"], e["path"] + ("?" + urlencode([tuple(pair) for pair in e["query"]]) if e["query"] else "")) for e in await sandbox.log()]
     assert (described["request"]["method"], described["request"]["path"]) == sent[-1]
 
 
@@ -243,7 +249,10 @@ async def test_every_tool_and_resource_brings_end_user_text_to_the_model_fenced(
         user_id = created.structured_content["id"]
         [resource] = (await client.read_resource(f"clerk://users/{user_id}")).contents
         seen["resource clerk://users/{user_id}"] = resource.text
-        values = {**ARGUMENT_VALUES, "user_id": user_id, "query": "marked@example.com", "public_metadata": {"note": MARK}}
+        values = {
+            **ARGUMENT_VALUES, "user_id": user_id, "query": "marked@example.com", "public_metadata": {"note": MARK},
+            "user_ids": [user_id], "passkey_identification_id": "idn_none", "trusted_device_id": "td_none", "session_id": "sess_none",
+        }
         for op in sorted(OPERATIONS, key=lambda op: op.name == "delete_user"):  # the user goes last
             required = {name for name, field in op.args.model_fields.items() if field.is_required()}
             arguments = {name: values[name] for name in op.args.model_fields if name in required or name in ("query", "public_metadata")}

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import SANDBOX_SECRET_KEY, billing, fixtures, harness, identifiers, oauth
 from .errors import GENERIC, ClerkError
-from .handlers import API_VERSIONS, LATEST_API_VERSION, MAX_IMAGE_BYTES, Call, json_body, replace_user_metadata
+from .handlers import API_VERSIONS, LATEST_API_VERSION, MAX_IMAGE_BYTES, Call, json_body
 from .handlers import HANDLERS as USERS_HANDLERS
 from .lockout import Lockout
 from .store import Store
@@ -289,12 +289,10 @@ def v1_routes() -> list[Route]:
     from ..operations import OPERATIONS
 
     ordered = sorted(OPERATIONS, key=lambda op: op.path.count("{"))
-    routes = [
+    return [
         Route(op.path, _endpoint(HANDLERS[op.name], multipart=op.body_kind == "multipart"), methods=[op.method], name=op.name)
         for op in ordered
     ]
-    routes.append(Route("/users/{user_id}/metadata", _endpoint(replace_user_metadata), methods=["PUT"], name="replace_user_metadata"))
-    return routes
 
 
 async def _clerk_error(request: Request, error: Exception) -> Response:

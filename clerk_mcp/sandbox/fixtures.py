@@ -32,7 +32,9 @@ def default_seed() -> dict[str, Any]:
 
 # The fixture format above (SEED.md), in handlers.checked_body's field notation ("type", "type?" nullable,
 # "type[]"); timestamps are Unix ms. `check` holds every item to it before anything is stored.
-FIXTURE_FIELDS = {"organizations": "object[]", "users": "object[]", "organization_memberships": "object[]"}
+FIXTURE_FIELDS = {
+    "organizations": "object[]", "users": "object[]", "organization_memberships": "object[]", "organization_invitations": "object[]",
+}
 ORGANIZATION_FIELDS = {
     "id": "string", "name": "string", "slug": "string?", "max_allowed_memberships": "integer", "public_metadata": "object",
     "private_metadata": "object", "created_by": "string?", "created_at": "integer", "updated_at": "integer",
@@ -47,7 +49,7 @@ USER_FIELDS = {
     "updated_at": "integer", "last_sign_in_at": "integer?", "last_active_at": "integer?", "legal_accepted_at": "integer?",
     "mfa_enabled_at": "integer?", "mfa_disabled_at": "integer?", "external_accounts": "object[]", "sessions": "object[]",
     "failed_verification_attempts": "integer", "lockout_expires_at": "integer?",
-    "billing_subscription": "object", "credit_balance": "integer",
+    "billing_subscription": "object", "credit_balance": "integer", "passkeys": "object[]", "trusted_devices": "object[]",
 }
 IDENTIFICATION_FIELDS = {"id": "string", "reserved": "boolean", "second_factor": "boolean"}  # + the kind: "email_address": "…"
 ACCOUNT_FIELDS = {
@@ -57,6 +59,23 @@ ACCOUNT_FIELDS = {
     "created_at": "integer",
 }
 SESSION_FIELDS = {"id": "string", "status": "string", "created_at": "integer"}
+PASSKEY_FIELDS = {"id": "string", "name": "string", "last_used_at": "integer", "created_at": "integer"}
+TRUSTED_DEVICE_FIELDS = {
+    "id": "string", "platform": "string", "app_identifier": "string", "name": "string?", "status": "string",
+    "last_used_at": "integer?", "created_at": "integer",
+}
+INVITATION_FIELDS = {
+    "id": "string", "email_address": "string", "organization_id": "string", "role": "string", "status": "string",
+    "public_metadata": "object", "private_metadata": "object", "expires_at": "integer?", "created_at": "integer",
+}
+# The values Clerk's spec allows for these fields (Session, TrustedDevice, OrganizationInvitation): a seeded value
+# outside them would be rendered as it is, outside Clerk's schema.
+CHOICES = {
+    "session status": ("active", "revoked", "ended", "expired", "removed", "abandoned", "replaced", "pending"),
+    "platform": ("ios", "android"),
+    "trusted device status": ("active", "revoked"),
+    "invitation status": ("pending", "accepted", "revoked", "expired"),
+}
 MEMBERSHIP_FIELDS = {
     "id": "string", "user_id": "string", "organization_id": "string", "organization": "object", "role": "string",
     "public_metadata": "object", "private_metadata": "object", "created_at": "integer",
@@ -82,7 +101,10 @@ def check(data: Any) -> dict[str, Any]:
         _items(user.get("external_accounts", []), ACCOUNT_FIELDS, ("provider",))
         _items(user.get("sessions", []), SESSION_FIELDS)
         _items([user["billing_subscription"]] if "billing_subscription" in user else [], billing.SUBSCRIPTION_FIELDS)
+        _items(user.get("passkeys", []), PASSKEY_FIELDS)
+        _items(user.get("trusted_devices", []), TRUSTED_DEVICE_FIELDS, ("platform", "app_identifier"))
     _items(fixture.get("organization_memberships", []), MEMBERSHIP_FIELDS, ("user_id",))
+    _items(fixture.get("organization_invitations", []), INVITATION_FIELDS, ("email_address", "organization_id"))
     return fixture
 
 
@@ -96,7 +118,10 @@ def load(store: Store, data: dict[str, Any]) -> dict[str, int]:
             add_user(store, user)
         for membership in data.get("organization_memberships", []):
             add_membership(store, membership)
-    return {key: len(data.get(key, [])) for key in ("organizations", "users", "organization_memberships")}
+        for invitation in data.get("organization_invitations", []):
+            add_invitation(store, invitation)
+    counts = {key: len(data.get(key, [])) for key in ("organizations", "users", "organization_memberships")}
+    return counts | ({"organization_invitations": len(data["organization_invitations"])} if "organization_invitations" in data else {})
 
 
 def add_organization(store: Store, org: dict[str, Any]) -> str:
@@ -154,13 +179,76 @@ def add_user(store: Store, user: dict[str, Any]) -> str:
     for account in user.get("external_accounts", []):
         add_external_account(store, {**account, "user_id": user_id})
     for session in user.get("sessions", []):
-        store.insert("sessions", {"id": session.get("id") or new_id("sess"), "user_id": user_id,
-                                  "status": session.get("status", "active"), "created_at": session.get("created_at", created)})
+        add_session(store, {**session, "user_id": user_id})
+    for passkey in user.get("passkeys", []):
+        add_passkey(store, {**passkey, "user_id": user_id})
+    for device in user.get("trusted_devices", []):
+        add_trusted_device(store, {**device, "user_id": user_id})
     if "billing_subscription" in user:
         billing.subscribe(store, user_id, {"created_at": created, **user["billing_subscription"]})
     if user.get("credit_balance"):
         billing.grant(store, user_id, _count(user["credit_balance"], "credit_balance"), key="seed", note="opening balance")
     return user_id
+
+
+def _choice(kind: str, param: str, value: str) -> str:
+    if value not in CHOICES[kind]:
+        raise param_value(param, value, f"must be one of {', '.join(CHOICES[kind])}.")
+    return value
+
+
+def add_session(store: Store, session: dict[str, Any]) -> str:
+    """A session of a user, as a sign-in creates it (active, now) unless the fixture says otherwise."""
+    return store.add_session(
+        store.user(session["user_id"])["id"], session_id=session.get("id"),
+        status=_choice("session status", "status", session.get("status", "active")), created_at=session.get("created_at"),
+    )
+
+
+def add_passkey(store: Store, passkey: dict[str, Any]) -> str:
+    """A passkey the user registered (no Backend API call creates one); its id is an identification id, as in Clerk."""
+    user_id = store.user(passkey["user_id"])["id"]
+    now = store.clock()
+    passkey_id = passkey.get("id") or new_id("idn")
+    store.insert("passkeys", {
+        "id": passkey_id, "user_id": user_id, "name": passkey.get("name", "Passkey"),
+        "last_used_at": passkey.get("last_used_at", now), "created_at": passkey.get("created_at", now),
+    })
+    return passkey_id
+
+
+def add_trusted_device(store: Store, device: dict[str, Any]) -> str:
+    """A device the user enrolled as trusted in a mobile app (no Backend API call enrols one)."""
+    user_id = store.user(device["user_id"])["id"]
+    now = store.clock()
+    created = device.get("created_at", now)
+    device_id = device.get("id") or new_id("td")
+    status = _choice("trusted device status", "status", device.get("status", "active"))
+    store.insert("trusted_devices", {
+        "id": device_id, "user_id": user_id, "platform": _choice("platform", "platform", device["platform"]),
+        "app_identifier": device["app_identifier"], "name": device.get("name"), "status": status,
+        "last_used_at": device.get("last_used_at"), "revoked_at": created if status == "revoked" else None,
+        "created_at": created, "updated_at": created,
+    })
+    return device_id
+
+
+def add_invitation(store: Store, invitation: dict[str, Any]) -> str:
+    """An invitation to join an organization, sent to an email address (pending unless the fixture says otherwise)."""
+    if not store.rows("SELECT 1 FROM organizations WHERE id = ?", (invitation["organization_id"],)):
+        raise ClerkError("OrganizationNotFound")
+    role = invitation.get("role", "org:member")
+    created = invitation.get("created_at", store.clock())
+    invitation_id = invitation.get("id") or new_id("orginv")
+    store.insert("organization_invitations", {
+        "id": invitation_id, "organization_id": invitation["organization_id"], "email_address": invitation["email_address"].lower(),
+        "role": role, "role_name": ROLES.get(role, (role.removeprefix("org:").title(), []))[0],
+        "status": _choice("invitation status", "status", invitation.get("status", "pending")),
+        "public_metadata": json.dumps(invitation.get("public_metadata", {})),
+        "private_metadata": json.dumps(invitation.get("private_metadata", {})),
+        "expires_at": invitation.get("expires_at"), "created_at": created, "updated_at": created,
+    })
+    return invitation_id
 
 
 def _count(value: Any, name: str) -> int:

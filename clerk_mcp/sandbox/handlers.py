@@ -547,6 +547,174 @@ def users_get_organization_memberships(store: Store, call: Call) -> Any:
     return store.memberships_json(call.path["user_id"], limit=limit, offset=offset)
 
 
+# -- toolsets security, sessions, profile and bulk ---------------------------------------------------------------
+
+REMOVE_PASSWORD_FIELDS = {"sign_out_of_other_sessions": "boolean"}
+SET_COMPROMISED_FIELDS = {"revoke_all_sessions": "boolean?"}
+USER_IDS_FIELDS = {"user_ids": "string[]"}
+# UsersBan / UsersUnban take 1 to 50 user ids (spec: minItems 1, maxItems 50).
+MAX_BULK_USERS = 50
+SESSION_STATUSES = ("abandoned", "active", "ended", "expired", "removed", "replaced", "revoked")
+INVITATION_STATUSES = ("pending", "accepted", "revoked", "expired")
+
+
+def lock_user(store: Store, call: Call) -> Any:
+    """Locked for the instance's lockout duration (indefinitely when it has none); failed attempts are kept, so the
+    user "may still have verification attempts remaining" (spec, User.verification_attempts_remaining)."""
+    user_id = store.user(call.path["user_id"])["id"]
+    store.touch(user_id, {"locked": 1, "lockout_expires_at": store.lockout.expires_at(store.clock())})
+    return store.user_json(user_id)
+
+
+def unlock_user(store: Store, call: Call) -> Any:
+    """The lock ends and the failed-attempt count starts again (clerk-docs user-lockout.mdx: "Unlock user")."""
+    user_id = store.user(call.path["user_id"])["id"]
+    store.touch(user_id, {"locked": 0, "lockout_expires_at": None, "failed_verification_attempts": 0})
+    return store.user_json(user_id)
+
+
+def delete_totp(store: Store, call: Call) -> Any:
+    """Answers {user_id} whether or not there was a TOTP to delete: the spec has no 4xx for that but the user's 404."""
+    user_id = store.user(call.path["user_id"])["id"]
+    store.touch(user_id, {"totp_secret": None})
+    return {"user_id": user_id}
+
+
+def delete_backup_code(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    store.touch(user_id, {"backup_codes": "[]"})
+    return {"user_id": user_id}
+
+
+def remove_user_password(store: Store, call: Call) -> Any:
+    """Without a password the user comes back unchanged (spec: "no password-deletion or user-update event")."""
+    user = store.user(call.path["user_id"])
+    body = checked_body(call, REMOVE_PASSWORD_FIELDS)
+    if user["password_digest"] is not None:
+        store.touch(user["id"], {"password_digest": None, "password_hasher": None, "password_last_updated_at": None,
+                                 "password_compromised": 0})
+        if body.get("sign_out_of_other_sessions"):
+            store.revoke_sessions(user["id"])
+    return store.user_json(user["id"])
+
+
+def set_user_password_compromised(store: Store, call: Call) -> Any:
+    user = store.user(call.path["user_id"])
+    body = checked_body(call, SET_COMPROMISED_FIELDS)
+    if user["password_digest"] is None:
+        raise ClerkError("NoPasswordSet")
+    store.touch(user["id"], {"password_compromised": 1})
+    if body.get("revoke_all_sessions"):
+        store.revoke_sessions(user["id"])
+    return store.user_json(user["id"])
+
+
+def unset_user_password_compromised(store: Store, call: Call) -> Any:
+    user = store.user(call.path["user_id"])
+    if user["password_digest"] is None:
+        raise ClerkError("NoPasswordSet")
+    store.touch(user["id"], {"password_compromised": 0})
+    return store.user_json(user["id"])
+
+
+def user_passkey_delete(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    passkey_id = call.path["passkey_identification_id"]
+    if not store.rows("SELECT 1 FROM passkeys WHERE id = ? AND user_id = ?", (passkey_id, user_id)):
+        raise ClerkError("PasskeyNotRegistered")
+    store.db.execute("DELETE FROM passkeys WHERE id = ?", (passkey_id,))
+    store.touch(user_id, {})
+    return {"object": "passkey", "id": passkey_id, "deleted": True}
+
+
+def list_user_trusted_devices(store: Store, call: Call) -> Any:
+    """The active ones (spec: "Returns the active trusted devices enrolled by the user")."""
+    devices = store.trusted_devices(store.user(call.path["user_id"])["id"])
+    return {"data": devices, "total_count": len(devices)}
+
+
+def revoke_user_trusted_device(store: Store, call: Call) -> Any:
+    """Only an active device can be revoked (spec: "Revokes an active trusted device"); another is not found."""
+    user_id = store.user(call.path["user_id"])["id"]
+    device_id = call.path["trusted_device_id"]
+    device = store.trusted_device(user_id, device_id)
+    if device is None or device["status"] != "active":
+        raise ClerkError("ResourceNotFound")
+    now = store.clock()
+    store.update("trusted_devices", device_id, {"status": "revoked", "revoked_at": now, "updated_at": now})
+    return store.trusted_device(user_id, device_id)
+
+
+def get_session_list(store: Store, call: Call) -> Any:
+    status = call.first("status")
+    if status is not None and status not in SESSION_STATUSES:
+        raise param_value("status", status, f"must be one of {', '.join(SESSION_STATUSES)}.")
+    sessions = store.sessions_json(client_id=call.first("client_id"), user_id=call.first("user_id"), status=status)
+    return _maybe_paginated(call, sessions)
+
+
+def _maybe_paginated(call: Call, items: list[dict[str, Any]]) -> Any:
+    """All of `items` as an array, or with paginated=true a page of them with the total (spec: Paginated)."""
+    limit, offset = _page(call)
+    paginated = call.first("paginated")
+    if paginated is not None and _bool("paginated", paginated):
+        return {"data": items[offset:offset + limit], "total_count": len(items)}
+    return items
+
+
+def get_session(store: Store, call: Call) -> Any:
+    return store.session_json(call.path["session_id"])
+
+
+def revoke_session(store: Store, call: Call) -> Any:
+    """Revoking ends an active session; one already ended stays as it is (its status says how it ended)."""
+    session = store.session_json(call.path["session_id"])
+    if session["status"] == "active":
+        store.update("sessions", session["id"], {"status": "revoked", "updated_at": store.clock()})
+    return store.session_json(session["id"])
+
+
+def delete_user_profile_image(store: Store, call: Call) -> Any:
+    user = store.user(call.path["user_id"])
+    if user["image_id"] is None:
+        raise ClerkError("ImageNotFound")
+    store.touch(user["id"], {"image_id": None})
+    return store.user_json(user["id"])
+
+
+def users_get_organization_invitations(store: Store, call: Call) -> Any:
+    user_id = store.user(call.path["user_id"])["id"]
+    limit, offset = _page(call)
+    status = call.first("status")
+    if status is not None and status not in INVITATION_STATUSES:
+        raise param_value("status", status, f"must be one of {', '.join(INVITATION_STATUSES)}.")
+    return store.invitations_json(user_id, status=status, limit=limit, offset=offset)
+
+
+def _bulk(store: Store, call: Call, banned: bool) -> Any:
+    """Every listed user, or none: an unknown id is the single-user call's 404 and bans no one (Clerk does not document
+    this case; the request runs in one transaction)."""
+    user_ids = checked_body(call, USER_IDS_FIELDS, required=("user_ids",))["user_ids"]
+    if not user_ids:
+        raise param_value("user_ids", user_ids, "must hold at least one user id.")
+    if len(user_ids) > MAX_BULK_USERS:
+        raise ClerkError("FormParameterArraySizeExceeded", MAX_BULK_USERS, param="user_ids")
+    users = [store.user(user_id) for user_id in dict.fromkeys(user_ids)]
+    for user in users:
+        if banned:
+            store.revoke_sessions(user["id"])
+        store.touch(user["id"], {"banned": int(banned)})
+    return store.users_json([store.user(user["id"]) for user in users])
+
+
+def users_ban(store: Store, call: Call) -> Any:
+    return _bulk(store, call, banned=True)
+
+
+def users_unban(store: Store, call: Call) -> Any:
+    return _bulk(store, call, banned=False)
+
+
 HANDLERS: dict[str, Callable[[Store, Call], Any]] = {
     "get_user": get_user,
     "get_user_list": get_user_list,
@@ -563,6 +731,25 @@ HANDLERS: dict[str, Callable[[Store, Call], Any]] = {
     "set_user_profile_image": set_user_profile_image,
     "get_o_auth_access_token": get_o_auth_access_token,
     "users_get_organization_memberships": users_get_organization_memberships,
+    # toolsets security, sessions, profile and bulk
+    "lock_user": lock_user,
+    "unlock_user": unlock_user,
+    "delete_totp": delete_totp,
+    "delete_backup_code": delete_backup_code,
+    "remove_user_password": remove_user_password,
+    "set_user_password_compromised": set_user_password_compromised,
+    "unset_user_password_compromised": unset_user_password_compromised,
+    "user_passkey_delete": user_passkey_delete,
+    "list_user_trusted_devices": list_user_trusted_devices,
+    "revoke_user_trusted_device": revoke_user_trusted_device,
+    "get_session_list": get_session_list,
+    "get_session": get_session,
+    "revoke_session": revoke_session,
+    "delete_user_profile_image": delete_user_profile_image,
+    "replace_user_metadata": replace_user_metadata,
+    "users_get_organization_invitations": users_get_organization_invitations,
+    "users_ban": users_ban,
+    "users_unban": users_unban,
 }
 
 

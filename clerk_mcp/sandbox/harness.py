@@ -24,6 +24,7 @@ from starlette.routing import Route
 from . import billing, fixtures
 from .errors import ClerkError, param_missing, param_value
 from .handlers import Call, checked_body, json_body
+from .lockout import check_not_locked
 from .store import Store
 
 if TYPE_CHECKING:
@@ -206,6 +207,31 @@ def routes(sandbox: Sandbox) -> list[Route]:
         data = _checked(data, billing.SUBSCRIPTION_FIELDS | {"user_id": "string"}, required=("user_id",))
         return billing.subscribe(store, data.pop("user_id"), data)
 
+    def sign_in(data: Any) -> Any:
+        """A user signs in (as Clerk's Frontend API would let them): a new active session, or Clerk's 403 for a banned
+        or locked user."""
+        user = store.user(_checked(data, {"user_id": "string"}, required=("user_id",))["user_id"])
+        now = store.clock()
+        if user["banned"]:
+            raise ClerkError("UserBanned")
+        check_not_locked(user, now)
+        session_id = store.add_session(user["id"])
+        store.touch(user["id"], {"last_sign_in_at": now, "last_active_at": now})
+        return store.session_json(session_id)
+
+    def passkey(data: Any) -> Any:
+        data = _checked(data, fixtures.PASSKEY_FIELDS | {"user_id": "string"}, required=("user_id",))
+        passkey_id = fixtures.add_passkey(store, data)
+        return next(p for p in store.user_json(data["user_id"])["passkeys"] if p["id"] == passkey_id)
+
+    def trusted_device(data: Any) -> Any:
+        data = _checked(data, fixtures.TRUSTED_DEVICE_FIELDS | {"user_id": "string"}, required=("user_id", "platform", "app_identifier"))
+        return store.trusted_device(data["user_id"], fixtures.add_trusted_device(store, data))
+
+    def invitation(data: Any) -> Any:
+        data = _checked(data, fixtures.INVITATION_FIELDS, required=("email_address", "organization_id"))
+        return store.invitation_json(fixtures.add_invitation(store, data))
+
     def add_fault(data: Any) -> Any:
         fault = Fault(**_checked(data, FAULT_FIELDS))
         sandbox.faults.add(fault)
@@ -231,6 +257,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route("/oauth_accounts", endpoint(oauth_account, status=201), methods=["POST"]),
         Route("/organization_memberships", endpoint(membership, status=201), methods=["POST"]),
         Route("/billing_subscriptions", endpoint(billing_subscription, status=201), methods=["POST"]),
+        Route("/sign_ins", endpoint(sign_in, status=201), methods=["POST"]),
+        Route("/passkeys", endpoint(passkey, status=201), methods=["POST"]),
+        Route("/trusted_devices", endpoint(trusted_device, status=201), methods=["POST"]),
+        Route("/organization_invitations", endpoint(invitation, status=201), methods=["POST"]),
         Route("/faults", endpoint(add_fault, status=201), methods=["POST"]),
         Route("/faults", endpoint(lambda _: sandbox.faults.list()), methods=["GET"]),
         Route("/faults", endpoint(lambda _: sandbox.faults.clear()), methods=["DELETE"]),

@@ -98,7 +98,9 @@ def _external_account(account: Row) -> dict[str, Any]:
     }
 
 
-def user(u: Row, identifications: Sequence[Row], accounts: Sequence[Row], lockout: Mapping[str, Any]) -> dict[str, Any]:
+def user(
+    u: Row, identifications: Sequence[Row], accounts: Sequence[Row], passkeys: Sequence[Row], lockout: Mapping[str, Any],
+) -> dict[str, Any]:
     """A User; `lockout` holds its `locked`, `lockout_expires_in_seconds` and `verification_attempts_remaining`
     as of now (`lockout.Lockout.view`)."""
     emails = [i for i in identifications if i["type"] == "email_address"]
@@ -128,7 +130,7 @@ def user(u: Row, identifications: Sequence[Row], accounts: Sequence[Row], lockou
         "email_addresses": [_email(e, accounts) for e in emails],
         "phone_numbers": [_phone(p, p is (second_factor_phones or [None])[0]) for p in phones],
         "web3_wallets": [_wallet(w) for w in wallets],
-        "passkeys": [],
+        "passkeys": [passkey(p) for p in passkeys],
         "password_enabled": u["password_digest"] is not None,
         "two_factor_enabled": totp_enabled or backup_code_enabled or bool(second_factor_phones),
         "totp_enabled": totp_enabled,
@@ -211,4 +213,84 @@ def membership(m: Row, org: Row, u: Row, identifier: str | None) -> dict[str, An
         },
         "created_at": m["created_at"],
         "updated_at": m["updated_at"],
+    }
+
+
+# -- toolsets security, sessions and profile ------------------------------------------------------------------------
+
+# Sessions expire after the instance's maximum lifetime, 7 days for new instances (clerk-docs
+# docs/guides/secure/session-options.mdx, a7cebf5); `abandon_at` is 30 days after creation, as in a session.created
+# event Clerk sent (created_at 1645993920141, expire_at +7 d, abandon_at +30 d).
+SESSION_LIFETIME_MS = 7 * 86_400_000
+SESSION_ABANDON_MS = 30 * 86_400_000
+
+
+def session(s: Row, now: int) -> dict[str, Any]:
+    """A Session; an active one past its `expire_at` reads as expired, as the clock moves (no sweeper)."""
+    status = "expired" if s["status"] == "active" and now >= s["expire_at"] else s["status"]
+    return {
+        "object": "session",
+        "id": s["id"],
+        "user_id": s["user_id"],
+        "client_id": s["client_id"],
+        "actor": None,
+        "status": status,
+        "last_active_organization_id": None,
+        "last_active_at": s["last_active_at"],
+        "expire_at": s["expire_at"],
+        "abandon_at": s["abandon_at"],
+        "updated_at": s["updated_at"],
+        "created_at": s["created_at"],
+        "tasks": None,
+    }
+
+
+def passkey(p: Row) -> dict[str, Any]:
+    return {
+        "id": p["id"],
+        "object": "passkey",
+        "name": p["name"],
+        "last_used_at": p["last_used_at"],
+        "verification": {"object": "verification_passkey", "status": "verified", "strategy": "passkey", "attempts": None, "expire_at": None},
+    }
+
+
+def trusted_device(d: Row) -> dict[str, Any]:
+    return {
+        "object": "trusted_device",
+        "id": d["id"],
+        "platform": d["platform"],
+        "app_identifier": d["app_identifier"],
+        "name": d["name"],
+        "algorithm": "ES256",
+        "status": d["status"],
+        "created_at": d["created_at"],
+        "updated_at": d["updated_at"],
+        "last_used_at": d["last_used_at"],
+        "revoked_at": d["revoked_at"],
+    }
+
+
+def invitation(i: Row, org: Row, now: int) -> dict[str, Any]:
+    """An OrganizationInvitationWithPublicOrganizationData; a pending one past `expires_at` reads as expired."""
+    expired = i["status"] == "pending" and i["expires_at"] is not None and now >= i["expires_at"]
+    return {
+        "object": "organization_invitation",
+        "id": i["id"],
+        "email_address": i["email_address"],
+        "role": i["role"],
+        "role_name": i["role_name"],
+        "organization_id": org["id"],
+        "inviter_id": None,
+        "public_inviter_data": None,
+        "status": "expired" if expired else i["status"],
+        "public_metadata": json.loads(i["public_metadata"]),
+        "private_metadata": json.loads(i["private_metadata"]),
+        "url": None,
+        "expires_at": i["expires_at"],
+        "created_at": i["created_at"],
+        "updated_at": i["updated_at"],
+        "public_organization_data": {
+            "id": org["id"], "name": org["name"], "slug": org["slug"], "image_url": f"{IMAGE_HOST}/{org['id']}", "has_image": False,
+        },
     }

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import render
 from .clock import Clock
-from .errors import not_found
+from .errors import ClerkError, not_found
 from .lockout import Lockout, check_not_locked
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -174,6 +174,44 @@ CREATE TABLE IF NOT EXISTS credit_ledger (
     UNIQUE (user_id, idempotency_key)
 );
 
+CREATE TABLE IF NOT EXISTS passkeys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passkeys_by_user ON passkeys (user_id);
+
+CREATE TABLE IF NOT EXISTS trusted_devices (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    platform TEXT NOT NULL,
+    app_identifier TEXT NOT NULL,
+    name TEXT,
+    status TEXT NOT NULL DEFAULT 'active',
+    last_used_at INTEGER,
+    revoked_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trusted_devices_by_user ON trusted_devices (user_id);
+
+CREATE TABLE IF NOT EXISTS organization_invitations (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    email_address TEXT NOT NULL,
+    role TEXT NOT NULL,
+    role_name TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    public_metadata TEXT NOT NULL DEFAULT '{}',
+    private_metadata TEXT NOT NULL DEFAULT '{}',
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS organization_invitations_by_email ON organization_invitations (email_address, created_at);
+
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -222,11 +260,22 @@ BROAD = 5_000  # trigram matches beyond which scanning for a substring is cheape
 
 # Columns added after databases were first written: an older file gains them when opened.
 ADDED_COLUMNS = {
-    "users": {"lockout_expires_at": "INTEGER", "failed_verification_attempts": "INTEGER NOT NULL DEFAULT 0"},
+    "users": {
+        "lockout_expires_at": "INTEGER",
+        "failed_verification_attempts": "INTEGER NOT NULL DEFAULT 0",
+        "password_compromised": "INTEGER NOT NULL DEFAULT 0",
+    },
     "identifications": {"verified": "INTEGER NOT NULL DEFAULT 1"},
+    # A session's client and times (Clerk's Session object); rows of older files get them below.
+    "sessions": {
+        "client_id": "TEXT", "last_active_at": "INTEGER", "expire_at": "INTEGER", "abandon_at": "INTEGER", "updated_at": "INTEGER",
+    },
 }
 
-TABLES = ("credit_ledger", "billing_payers", "images", "sessions", "memberships", "organizations", "external_accounts", "identifications", "users")
+TABLES = (
+    "credit_ledger", "billing_payers", "images", "sessions", "passkeys", "trusted_devices", "organization_invitations",
+    "memberships", "organizations", "external_accounts", "identifications", "users",
+)
 
 
 # Where new ids come from: the system's CSPRNG, or a seeded generator while a harness runs `seeded_ids`.
@@ -405,11 +454,17 @@ class Store:
         if path:
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
-        for table, added in ADDED_COLUMNS.items():
+        for table, columns in ADDED_COLUMNS.items():
             existing = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            for column, declaration in added.items():
+            for column, declaration in columns.items():
                 if column not in existing:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        # Sessions written before they had a client and times get them as a new session would have.
+        self.db.execute(
+            "UPDATE sessions SET client_id = 'client_' || substr(id, 6), last_active_at = created_at, updated_at = created_at, "
+            "expire_at = created_at + ?, abandon_at = created_at + ? WHERE client_id IS NULL",
+            (render.SESSION_LIFETIME_MS, render.SESSION_ABANDON_MS),
+        )
         if TRIGRAM:
             self._create_search_indexes()
 
@@ -542,9 +597,13 @@ class Store:
         ids = [u["id"] for u in users]
         identifications = self._by_user("identifications", ids, "created_at, rowid")
         accounts = self._by_user("external_accounts", ids, "created_at, rowid")
+        passkeys = self._by_user("passkeys", ids, "created_at, rowid")
         now = self.clock()
         return [
-            render.user(u, identifications.get(u["id"], []), accounts.get(u["id"], []), self.lockout.view(u, now)) for u in users
+            render.user(
+                u, identifications.get(u["id"], []), accounts.get(u["id"], []), passkeys.get(u["id"], []), self.lockout.view(u, now),
+            )
+            for u in users
         ]
 
     def user_json(self, user_id: str) -> dict[str, Any]:
@@ -571,6 +630,62 @@ class Store:
 
     def session_statuses(self, user_id: str) -> list[str]:
         return [r[0] for r in self.rows("SELECT status FROM sessions WHERE user_id = ? ORDER BY id", (user_id,))]
+
+    # -- sessions, passkeys, trusted devices and invitations (toolsets) ---------------------------------
+
+    def add_session(self, user_id: str, *, session_id: str | None = None, status: str = "active", created_at: int | None = None) -> str:
+        """A session as a sign-in makes it: its own client, Clerk's default lifetime (render.SESSION_LIFETIME_MS)."""
+        created = self.clock() if created_at is None else created_at
+        session_id = session_id or new_id("sess")
+        self.insert("sessions", {
+            "id": session_id, "user_id": user_id, "client_id": new_id("client"), "status": status, "created_at": created,
+            "updated_at": created, "last_active_at": created, "expire_at": created + render.SESSION_LIFETIME_MS,
+            "abandon_at": created + render.SESSION_ABANDON_MS,
+        })
+        return session_id
+
+    def session_json(self, session_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise ClerkError("SessionNotFound", sessionID=session_id)
+        return render.session(row, self.clock())
+
+    def sessions_json(self, *, client_id: str | None, user_id: str | None, status: str | None) -> list[dict[str, Any]]:
+        """Sessions matching every filter given, newest first (spec: GetSessionList); `status` as read now."""
+        clauses, params = [], []
+        for column, value in (("client_id", client_id), ("user_id", user_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        now = self.clock()
+        sessions = [render.session(r, now) for r in self.rows(f"SELECT * FROM sessions{where} ORDER BY created_at DESC, id DESC", params)]
+        return [s for s in sessions if status is None or s["status"] == status]
+
+    def trusted_devices(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's active trusted devices, oldest first."""
+        rows = self.rows("SELECT * FROM trusted_devices WHERE user_id = ? AND status = 'active' ORDER BY created_at, rowid", (user_id,))
+        return [render.trusted_device(r) for r in rows]
+
+    def trusted_device(self, user_id: str, device_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM trusted_devices WHERE id = ? AND user_id = ?", (device_id, user_id)).fetchone()
+        return None if row is None else render.trusted_device(row)
+
+    def invitations_json(self, user_id: str, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:
+        """Organization invitations to any of the user's email addresses, newest first, `status` as read now."""
+        rows = self.rows(
+            "SELECT id FROM organization_invitations WHERE email_address IN "
+            "(SELECT value FROM identifications WHERE user_id = ? AND type = 'email_address') ORDER BY created_at DESC, id DESC",
+            (user_id,),
+        )
+        invitations = [self.invitation_json(r["id"]) for r in rows]
+        matching = [i for i in invitations if status is None or i["status"] == status]
+        return {"data": matching[offset:offset + limit], "total_count": len(matching)}
+
+    def invitation_json(self, invitation_id: str) -> dict[str, Any]:
+        invitation = self.rows("SELECT * FROM organization_invitations WHERE id = ?", (invitation_id,))[0]
+        organization = self.rows("SELECT * FROM organizations WHERE id = ?", (invitation["organization_id"],))[0]
+        return render.invitation(invitation, organization, self.clock())
 
     # -- OAuth accounts and organizations -------------------------------------------------------
 

@@ -65,4 +65,27 @@ const deleted = await users.deleteUser(created.id);
 out.deleted = { id: deleted.id, deleted: deleted.deleted, object: deleted.object };
 out.afterDelete = await failure(users.getUser(created.id));
 
+// The support toolsets (security, sessions, profile): every operation @clerk/backend has a method for.
+const { sessions } = createClerkClient({ secretKey: args.secretKey, apiUrl: args.apiUrl });
+const lucy = await users.createUser({ emailAddress: ['lucy.js@example.com'], password: 'lucy-password-1', totpSecret: args.secret80,
+                                      backupCodes: ['222222'] });
+out.locked = (await users.lockUser(lucy.id)).locked;
+out.unlocked = (await users.unlockUser(lucy.id)).locked;
+out.compromised = (await users.setPasswordCompromised(lucy.id, { revokeAllSessions: false })).passwordEnabled;
+out.uncompromised = (await users.unsetPasswordCompromised(lucy.id)).id === lucy.id;
+out.deletedTotp = await users.deleteUserTOTP(lucy.id);
+out.deletedBackupCodes = await users.deleteUserBackupCodes(lucy.id);
+out.passwordRemoved = (await users.removePassword(lucy.id, { signOutOfOtherSessions: true })).passwordEnabled;
+const imagedLucy = await users.updateUserProfileImage(lucy.id, { file: new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' }) });
+out.imageDeleted = [imagedLucy.hasImage, (await users.deleteUserProfileImage(lucy.id)).hasImage];
+const passkeyDeleted = await users.deleteUserPasskey({ userId: args.jane, passkeyIdentificationId: args.janePasskey });
+out.passkeyDeleted = { id: passkeyDeleted.id, deleted: passkeyDeleted.deleted };
+const janeSessions = await sessions.getSessionList({ userId: args.jane, status: 'active' });
+out.sessions = { ids: janeSessions.data.map((s) => s.id), totalCount: janeSessions.totalCount };
+out.session = (await sessions.getSession(args.janeSession)).status;
+out.revoked = (await sessions.revokeSession(args.janeSession)).status;
+out.replaced = (await users.replaceUserMetadata(args.jane, { publicMetadata: { plan: 'free' } })).publicMetadata;
+const invitations = await users.getOrganizationInvitationList({ userId: args.ada, status: 'pending' });
+out.invitations = { totalCount: invitations.totalCount, organization: invitations.data[0]?.publicOrganizationData?.slug };
+
 console.log(JSON.stringify(out));

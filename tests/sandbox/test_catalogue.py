@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY
 from clerk_mcp.sandbox.errors import catalogue
 
-from .support import ALAN_GOOGLE, JANE, JANE_EMAIL, JANE_PHONE, JOHN, JOHN_PHONE, SATOSHI, SATOSHI_WALLET
+from .support import ALAN_GOOGLE, JANE, JANE_EMAIL, JANE_PHONE, JOHN, JOHN_PHONE, MALLORY, SATOSHI, SATOSHI_WALLET
 
 DATA = Path(__file__).resolve().parents[2] / "clerk_mcp" / "sandbox" / "api_errors.json"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
@@ -87,6 +87,10 @@ REACHES: dict[str, Callable[[TestClient], Any]] = {
     "FormAtLeastOneOptionalParameterMissing": lambda c: c.post("/_sandbox/faults", json={"path": "/v1/users"}),
     "UserLocked": lambda c: _lock(c, "by_attempts"),
     "UserLockedIndefinitely": lambda c: _lock(c, "loaded_locked"),
+    "SessionNotFound": lambda c: c.get("/v1/sessions/sess_missing"),
+    "PasskeyNotRegistered": lambda c: c.delete(f"/v1/users/{JANE}/passkeys/idn_missing"),
+    "ImageNotFound": lambda c: c.delete(f"/v1/users/{JOHN}/profile_image"),
+    "UserBanned": lambda c: c.post("/_sandbox/sign_ins", json={"user_id": MALLORY}),
     "BadRequest": fault(400),
     "CouldNotAuthenticateRequest": fault(401),
     "QuotaExceeded": fault(403),

@@ -15,12 +15,16 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from clerk_mcp.operations import BY_NAME
 from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
 
 from .support import (
+    ADA,
     ALAN,
     BACKUP_CODES,
     JANE,
+    JANE_PASSKEY,
+    JANE_SESSION,
     JOHN,
     OTHER_80_BITS,
     SATOSHI,
@@ -76,7 +80,8 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     with serving(app) as url:
         args = {"apiUrl": url, "secretKey": SANDBOX_SECRET_KEY, "jane": JANE, "john": JOHN, "alan": ALAN,
                 "totp": pyotp.TOTP(TOTP_SECRET).now(), "backupCode": BACKUP_CODES[0],
-                "secret80": SECRET_80_BITS, "otherSecret80": OTHER_80_BITS, "otherTotp80": totp(OTHER_80_BITS).now()}
+                "secret80": SECRET_80_BITS, "otherSecret80": OTHER_80_BITS, "otherTotp80": totp(OTHER_80_BITS).now(),
+                "janeSession": JANE_SESSION, "janePasskey": JANE_PASSKEY, "ada": ADA}
         ran = subprocess.run(["node", DRIVER.name, json.dumps(args)], cwd=sdk_dir, capture_output=True, text=True, timeout=30, check=False)
     assert ran.returncode == 0, ran.stderr
     got = json.loads(ran.stdout)
@@ -107,9 +112,23 @@ def test_js_sdk_drives_every_operation(sdk_dir: Path) -> None:
     assert got["afterDelete"] == {"status": 404, "codes": ["resource_not_found"]}
 
     assert unexercised_operations(app) == set()
+    # The support toolsets
+    assert (got["locked"], got["unlocked"], got["compromised"], got["uncompromised"]) == (True, False, True, True)
+    assert got["deletedTotp"] == got["deletedBackupCodes"] == {"user_id": got["deletedTotp"]["user_id"]}
+    assert got["passwordRemoved"] is False and got["imageDeleted"] == [True, False]
+    assert got["passkeyDeleted"] == {"id": JANE_PASSKEY, "deleted": True}
+    assert JANE_SESSION in got["sessions"]["ids"] and got["sessions"]["totalCount"] == len(got["sessions"]["ids"]) == 2
+    assert (got["session"], got["revoked"]) == ("active", "revoked") and got["replaced"] == {"plan": "free"}
+    assert got["invitations"] == {"totalCount": 1, "organization": "acme"}
+    # @clerk/backend 3.25.0 has no method for these (its UserAPI and SessionAPI, dist/chunk-*.mjs): the Python SDK drives them.
+    no_js_method = {"list_user_trusted_devices", "revoke_user_trusted_device", "users_ban", "users_unban"}
+    assert unexercised_operations(app, ("security", "sessions", "profile", "bulk")) == {
+        (BY_NAME[name].method, BY_NAME[name].path) for name in no_js_method
+    }
     replaced = [e for e in app.state.sandbox.requests.entries() if e["method"] == "PUT"]
     assert [(e["path"], e["body"], e["status"]) for e in replaced] == [
-        (f"/v1/users/{created}/metadata", {"public_metadata": {"tier": "gold"}}, 200)
+        (f"/v1/users/{created}/metadata", {"public_metadata": {"tier": "gold"}}, 200),
+        (f"/v1/users/{JANE}/metadata", {"public_metadata": {"plan": "free"}}, 200),  # replaceUserMetadata
     ]
 
 

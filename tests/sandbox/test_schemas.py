@@ -14,14 +14,19 @@ from clerk_mcp.operations import OPERATIONS
 from clerk_mcp.sandbox import billing, handlers, identifiers
 
 from .support import (
+    ADA,
     ALAN,
     ALAN_GOOGLE,
     JANE,
+    JANE_DEVICE,
     JANE_EMAIL,
+    JANE_PASSKEY,
     JANE_PHONE,
+    JANE_SESSION,
     JOHN,
     JOHN_EMAIL,
     JOHN_PHONE,
+    MALLORY,
     RITA_EMAIL,
     SATOSHI,
     SATOSHI_WALLET,
@@ -95,6 +100,35 @@ SCENARIOS: dict[str, Callable[[TestClient], list[httpx.Response]]] = {
         c.post(f"/v1/users/{JANE}/billing/credits", json={"amount": 150, "action": "decrease", "idempotency_key": "a", "note": "refund"}),
         c.post(f"/v1/users/{JOHN}/billing/credits", json={"amount": 1, "action": "decrease", "idempotency_key": "b"}),
     ],
+    # toolsets security, sessions, profile and bulk
+    "lock_user": lambda c: [c.post(f"/v1/users/{JANE}/lock"), c.post("/v1/users/user_missing/lock")],
+    "unlock_user": lambda c: [c.post(f"/v1/users/{JANE}/lock"), c.post(f"/v1/users/{JANE}/unlock")],
+    "delete_totp": lambda c: [c.delete(f"/v1/users/{JOHN}/totp"), c.delete("/v1/users/user_missing/totp")],
+    "delete_backup_code": lambda c: [c.delete(f"/v1/users/{JOHN}/backup_code")],
+    "remove_user_password": lambda c: [c.post(f"/v1/users/{JANE}/remove_password", json={"sign_out_of_other_sessions": True}),
+                                       c.post(f"/v1/users/{JANE}/remove_password", json={"x": 1})],
+    "set_user_password_compromised": lambda c: [c.post(f"/v1/users/{JANE}/password/set_compromised", json={"revoke_all_sessions": None}),
+                                                c.post(f"/v1/users/{JOHN}/password/set_compromised")],
+    "unset_user_password_compromised": lambda c: [c.post(f"/v1/users/{JANE}/password/unset_compromised")],
+    "user_passkey_delete": lambda c: [c.delete(f"/v1/users/{JANE}/passkeys/{JANE_PASSKEY}"),
+                                      c.delete(f"/v1/users/{JANE}/passkeys/{JANE_PASSKEY}")],
+    "list_user_trusted_devices": lambda c: [c.get(f"/v1/users/{JANE}/trusted_devices")],
+    "revoke_user_trusted_device": lambda c: [c.delete(f"/v1/users/{JANE}/trusted_devices/{JANE_DEVICE}"),
+                                             c.delete(f"/v1/users/{JANE}/trusted_devices/{JANE_DEVICE}")],
+    # paginated=true answers {data, total_count}, which the spec does not describe (as for OAuth tokens)
+    "get_session_list": lambda c: [c.get("/v1/sessions", params={"user_id": JANE}), c.get("/v1/sessions", params={"status": "gone"})],
+    "get_session": lambda c: [c.get(f"/v1/sessions/{JANE_SESSION}"), c.get("/v1/sessions/sess_missing")],
+    "revoke_session": lambda c: [c.post(f"/v1/sessions/{JANE_SESSION}/revoke"), c.post("/v1/sessions/sess_missing/revoke")],
+    "delete_user_profile_image": lambda c: [
+        c.post(f"/v1/users/{JANE}/profile_image", files={"file": ("a.png", b"\x89PNG", "image/png")}),
+        c.delete(f"/v1/users/{JANE}/profile_image"), c.delete(f"/v1/users/{JANE}/profile_image"),
+    ],
+    "replace_user_metadata": lambda c: [c.put(f"/v1/users/{JANE}/metadata", json={"public_metadata": {"x": 1}}),
+                                        c.put(f"/v1/users/{JANE}/metadata", json={"public_metadata": 1})],
+    "users_get_organization_invitations": lambda c: [c.get(f"/v1/users/{JANE}/organization_invitations", params={"status": "accepted"}),
+                                                     c.get(f"/v1/users/{ADA}/organization_invitations")],
+    "users_ban": lambda c: [c.post("/v1/users/ban", json={"user_ids": [JANE, JOHN]}), c.post("/v1/users/ban", json={"user_ids": []})],
+    "users_unban": lambda c: [c.post("/v1/users/unban", json={"user_ids": [MALLORY]}), c.post("/v1/users/unban", json={"user_ids": ["user_missing"]})],
 }
 
 
@@ -155,6 +189,8 @@ def _declared(schema: dict) -> dict[str, str]:
     ("/users/{user_id}/metadata", "put", handlers.METADATA_FIELDS),
     ("/users/{user_id}/verify_password", "post", handlers.VERIFY_PASSWORD_FIELDS),
     ("/users/{user_id}/verify_totp", "post", handlers.VERIFY_TOTP_FIELDS),
+    ("/users/{user_id}/remove_password", "post", handlers.REMOVE_PASSWORD_FIELDS),
+    ("/users/{user_id}/password/set_compromised", "post", handlers.SET_COMPROMISED_FIELDS),
 ])
 def test_request_body_tables_match_the_spec(path: str, method: str, table: dict[str, str]) -> None:
     schema = spec()["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
@@ -176,6 +212,14 @@ def test_toolset_body_tables_match_the_spec(path: str, method: str, table: dict[
     if "$ref" in schema:
         schema = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     assert table == _declared(schema)
+
+
+@pytest.mark.parametrize("path", ["/users/ban", "/users/unban"])
+def test_bulk_request_bodies_match_the_spec(path: str) -> None:
+    """UsersBan and UsersUnban leave additionalProperties open; the sandbox refuses unknown fields all the same."""
+    schema = spec()["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert handlers.USER_IDS_FIELDS == _declared(schema) and schema["required"] == ["user_ids"]
+    assert schema["properties"]["user_ids"]["maxItems"] == handlers.MAX_BULK_USERS
 
 
 def test_user_filters_match_the_spec() -> None:

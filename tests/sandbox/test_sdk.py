@@ -1,4 +1,4 @@
-"""Clerk's official Python SDK, unchanged but for its server URL, drives all 15 operations over real HTTP."""
+"""Clerk's official Python SDK, unchanged but for its server URL, drives every operation over real HTTP."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ from clerk_mcp.sandbox import SANDBOX_SECRET_KEY, create_app
 from clerk_mcp.sandbox.harness import Fault
 
 from .support import (
+    ADA,
     ALAN,
     BACKUP_CODES,
     JANE,
+    JANE_DEVICE,
+    JANE_PASSKEY,
+    JANE_SESSION,
     JOHN,
+    MALLORY,
     OTHER_80_BITS,
     SECRET_80_BITS,
     TOTP_SECRET,
@@ -72,6 +77,49 @@ def test_sdk_drives_every_operation(live) -> None:
     assert (deleted.id, deleted.deleted) == (created.id, True)
 
     assert unexercised_operations(app) == set()
+
+
+def test_sdk_drives_the_support_toolsets(live) -> None:
+    """security, sessions, profile and bulk, on seeded users (SEED.md) and ones the harness signs in."""
+    clerk, app = live
+    users, sessions = clerk.users, clerk.sessions
+    lucy = users.create(email_address=["lucy.sdk@example.com"], password="lucy-password-1", totp_secret=SECRET_80_BITS,
+                        backup_codes=["111111"])
+    assert users.lock(user_id=lucy.id).locked is True
+    unlocked = users.unlock(user_id=lucy.id)
+    assert (unlocked.locked, unlocked.lockout_expires_in_seconds) == (False, None)
+    assert users.set_password_compromised(user_id=lucy.id, revoke_all_sessions=False).password_enabled is True
+    assert users.unset_password_compromised(user_id=lucy.id).id == lucy.id
+    assert users.delete_totp(user_id=lucy.id).user_id == lucy.id
+    assert users.delete_backup_codes(user_id=lucy.id).user_id == lucy.id
+    after = users.get(user_id=lucy.id)
+    assert (after.totp_enabled, after.backup_code_enabled, after.two_factor_enabled) == (False, False, False)
+    assert users.remove_password(user_id=lucy.id, sign_out_of_other_sessions=True).password_enabled is False
+
+    deleted = users.delete_passkey(user_id=JANE, passkey_identification_id=JANE_PASSKEY)
+    assert (deleted.id, deleted.deleted) == (JANE_PASSKEY, True) and users.get(user_id=JANE).passkeys == []
+    devices = users.list_trusted_devices(user_id=JANE)
+    assert [d.id for d in devices.data] == [JANE_DEVICE] and devices.total_count == 1
+    assert users.revoke_trusted_device(user_id=JANE, trusted_device_id=JANE_DEVICE).status == "revoked"
+    assert users.list_trusted_devices(user_id=JANE).total_count == 0
+
+    listed = sessions.list(user_id=JANE, status="active")
+    assert JANE_SESSION in [s.id for s in listed] and all(s.user_id == JANE for s in listed)
+    assert sessions.get(session_id=JANE_SESSION).status == "active"
+    assert sessions.revoke(session_id=JANE_SESSION).status == "revoked"
+    assert sessions.get(session_id=JANE_SESSION).status == "revoked"
+
+    imaged = users.set_profile_image(user_id=lucy.id, file={"file_name": "a.png", "content": b"\x89PNG", "content_type": "image/png"})
+    assert imaged.has_image and users.delete_profile_image(user_id=lucy.id).has_image is False
+    replaced = users.replace_metadata(user_id=JANE, public_metadata={"plan": "free"})
+    assert (replaced.public_metadata, replaced.private_metadata["stripe_customer_id"]) == ({"plan": "free"}, "cus_sandbox_jane")
+    invitations = users.get_organization_invitations(user_id=ADA, status="pending")
+    assert invitations.total_count == 1 and invitations.data[0].public_organization_data.slug == "acme"
+
+    assert [u.banned for u in users.bulk_unban(user_ids=[MALLORY])] == [False]
+    assert sorted((u.id, u.banned) for u in users.bulk_ban(user_ids=[MALLORY, lucy.id])) == sorted([(MALLORY, True), (lucy.id, True)])
+
+    assert unexercised_operations(app, ("security", "sessions", "profile", "bulk")) == set()
 
 
 def test_sdk_sees_clerk_errors(live) -> None:
