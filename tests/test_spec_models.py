@@ -134,7 +134,9 @@ def test_explicit_null_is_accepted_exactly_where_the_spec_says_nullable(op):
     given = {name: "user_x" for name in op.path_params}
     for name in body.get("required", []):  # a valid value for every required property but the one tried with null
         schema = spec_property_schema(body["properties"][name])
-        given[name] = schema["enum"][0] if "enum" in schema else {"string": "user_x", "integer": 1, "boolean": True}[schema["type"]]
+        given[name] = schema["enum"][0] if "enum" in schema else {
+            "string": "user_x", "integer": 1, "boolean": True, "array": ["user_x"],
+        }[schema["type"]]
     for name, prop in body.get("properties", {}).items():
         nullable = bool(spec_property_schema(prop).get("nullable"))
         try:
