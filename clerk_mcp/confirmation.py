@@ -172,7 +172,8 @@ class ScriptedAnswers:
     """The human's answers fixed in advance, per tool: how an evaluation scenario plays the human (clerk_mcp/evals).
 
     `answers` maps a tool to "approve", "decline", "cancel" or "instead" (approve the question's reversible
-    alternative); a tool not listed is declined. The program that builds the server gives it (`build_server(...,
+    alternative; with no alternative offered that is a no, never a yes to the call itself); a tool not listed is
+    declined. The program that builds the server gives it (`build_server(...,
     answerer=...)`); no setting, tool argument or client message can, and with it no client is ever asked. Each
     answer goes through `Question.chosen` as a human's would, and the server audits it as "scripted".
     """
@@ -182,6 +183,8 @@ class ScriptedAnswers:
     def answer(self, question: Question) -> str:
         """The operation approved for `question`, or the `PolicyRefusal` a human's no would raise."""
         given = self.answers.get(question.asked, "decline")
+        if given == "instead" and question.alternative is None:
+            given = "decline"  # "ban instead" when no ban is offered: the human did not approve the delete
         content = {"approve": True, "instead": True} if given == "instead" else {"approve": True}
         return question.chosen("accept" if given in ("approve", "instead") else given, content)
 

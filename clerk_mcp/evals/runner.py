@@ -5,15 +5,17 @@ The contract with an agent given as a command (`CommandAgent`, `clerk-mcp eval -
 - for each scenario the harness starts a fresh sandbox, seeded as the scenario says with its clock frozen, and a
   clerk-mcp server on it; the agent runs with the scenario's request on stdin and, in its environment,
   `CLERK_EVAL_MCP_URL` (a Streamable HTTP endpoint on loopback) and `CLERK_EVAL_MCP_COMMAND` (a command line,
-  shell-quoted, that starts a stdio server on the same sandbox), so it can connect either way; `CLERK_EVAL_SCENARIO`
+  shell-quoted, that bridges stdio to that same endpoint), so it can connect either way; `CLERK_EVAL_SCENARIO`
   names the scenario. No `CLERK_*` variable of the harness's own environment reaches it;
 - what it prints on stdout is its final answer (the first `MAX_ANSWER_BYTES`); stderr is kept for the report;
 - after the scenario's time limit the agent and every process it started are killed;
 - the scenario plays the human: the server answers every confirmation as the scenario says (audited as "scripted"),
   so the agent's client needs no elicitation support and cannot answer for the human.
 
-The agent runs as your user, on your machine: the harness keeps an honest agent's score honest (it sees every call
-through the server's audit log and the sandbox's end state); it is no sandbox against a hostile program.
+The server under evaluation runs only in the harness's process, with the scenario's answers, the audit records and
+the transcript in memory, and the sandbox in memory too; the stdio command carries none of them (evals/bridge.py).
+So nothing the agent can write to (its environment, files, the bridge) decides the human's answers or the record
+the score comes from. The agent still runs as your user, on your machine: it is no sandbox against a hostile program.
 
 An agent can also be a Python coroutine function `agent(request, client) -> answer` taking a connected
 `mcp.client.Client` (in-process: no ports, no subprocess), which is how the pytest plugin runs fast.
@@ -25,22 +27,19 @@ import json
 import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ..views import count_tokens
 from .checks import Verdict, is_confirmation, judge, respected, said_no
+from .process import run_process
 from .scenario import Scenario
 
 if TYPE_CHECKING:
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 
 URL_VARIABLE, COMMAND_VARIABLE, SCENARIO_VARIABLE = "CLERK_EVAL_MCP_URL", "CLERK_EVAL_MCP_COMMAND", "CLERK_EVAL_SCENARIO"
 MAX_ANSWER_BYTES = 1 << 20
-STDERR_TAIL = 2_000
 # Trace ids are fresh random hex on every error; counted as one fixed id, the token figure repeats.
 _TRACE_ID = re.compile(r'("(?:clerk_)?trace_id": ")[0-9a-f]*"')
 
@@ -117,7 +115,7 @@ class Outcome:
 class World:
     """One scenario's fresh sandbox, and the settings and scripted human of the server under evaluation on it."""
 
-    def __init__(self, scenario: Scenario, workdir: Path) -> None:
+    def __init__(self, scenario: Scenario) -> None:
         from ..agent_testing import Sandbox
         from ..sandbox import create_app
 
@@ -132,11 +130,7 @@ class World:
         self.ids = {ref: (self.sandbox.user(ref) or {}).get("id", ref) for ref in refs}
         for fault in scenario.seed.faults:
             self.sandbox.fail(**fault)
-        self.audit_log, self.transcript = workdir / "audit.jsonl", workdir / "transcript.jsonl"
-        self.session_file = workdir / "session.json"
-        # Its own local store: attempt budgets and approvals of one run are shared by its HTTP and stdio servers only.
-        self.settings = {**scenario.settings, "audit_log": str(self.audit_log), "record": str(self.transcript),
-                         "state_dir": str(workdir / "state")}
+        self.audit, self.transcript = MemoryLog(), MemoryLog()
 
     def server(self) -> ClerkMCPServer:
         """The server under evaluation, in-process on the sandbox, answering confirmations as the scenario says."""
@@ -145,25 +139,20 @@ class World:
         from ..settings import Settings
 
         # model_validate: nothing from the environment (a developer's CLERK_* variables must not change a score).
-        settings = Settings.model_validate({"secret_key": None, "api_url": "http://sandbox.invalid", **self.settings})
-        return build_server(settings, transport=self.sandbox.transport(), answerer=ScriptedAnswers(self.scenario.answers))
-
-    def stdio_command(self, sandbox_url: str) -> str:
-        """The command line of a stdio server on this world's sandbox (served at `sandbox_url`)."""
-        from ..sandbox import SANDBOX_SECRET_KEY
-
-        session = {"settings": {**self.settings, "api_url": sandbox_url, "secret_key": SANDBOX_SECRET_KEY},
-                   "answers": self.scenario.answers}
-        self.session_file.write_text(json.dumps(session), encoding="utf-8")
-        return shlex.join([sys.executable, "-m", "clerk_mcp.evals.serve", str(self.session_file)])
+        # No audit file, transcript file or state directory: with no key and an in-process sandbox, the state
+        # (budgets, approvals) is the process's own, and the records go to this world's memory below.
+        settings = Settings.model_validate({"secret_key": None, "api_url": "http://sandbox.invalid", **self.scenario.settings})
+        server = build_server(settings, transport=self.sandbox.transport(), answerer=ScriptedAnswers(self.scenario.answers))
+        server.audit, server.transcript = self.audit, self.transcript
+        return server
 
     def calls(self) -> list[dict[str, Any]]:
         """The audit records of the run, in order."""
-        return _lines(self.audit_log)
+        return self.audit.records
 
     def tokens(self) -> int:
         """cl100k tokens of every call's arguments and result, as the transcript holds them (secrets masked)."""
-        texts = (_TRACE_ID.sub(r"\g<1>" + "0" * 32 + '"', json.dumps(e, sort_keys=True)) for e in _lines(self.transcript))
+        texts = (_TRACE_ID.sub(r"\g<1>" + "0" * 32 + '"', json.dumps(e, sort_keys=True)) for e in self.transcript.records)
         return sum(map(count_tokens, texts))
 
     def score(self, answer: str, seconds: float, error: str | None, stderr: str = "") -> Outcome:
@@ -177,10 +166,17 @@ class World:
         )
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+class MemoryLog:
+    """An `AuditLog` kept in memory: each record as its JSON line would read back (so checks see the same types)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(json.loads(json.dumps(record, default=str)))
+
+    def close(self) -> None:
+        pass
 
 
 async def run_scenario(scenario: Scenario, agent: Agent, *, timeout: float | None = None) -> Outcome:
@@ -189,8 +185,8 @@ async def run_scenario(scenario: Scenario, agent: Agent, *, timeout: float | Non
 
     limit = timeout or scenario.timeout
     # Seeded by the scenario's name: the ids the sandbox makes (fixture users, created users) repeat run after run.
-    with tempfile.TemporaryDirectory(prefix="clerk-eval-") as tmp, seeded_ids(zlib.crc32(scenario.name.encode())):
-        world = World(scenario, Path(tmp))
+    with seeded_ids(zlib.crc32(scenario.name.encode())):
+        world = World(scenario)
         server = world.server()
         started = time.perf_counter()
         try:
@@ -235,59 +231,14 @@ async def _run_command(agent: CommandAgent, world: World, server: ClerkMCPServer
     from ..http import MCP_PATH, http_app
     from ..settings import Settings
 
-    async with _served(http_app(Settings.model_validate({"secret_key": None}), server)) as mcp_origin, \
-            _served(world.sandbox.app) as sandbox_origin:
+    async with _served(http_app(Settings.model_validate({"secret_key": None}), server)) as mcp_origin:
+        url = mcp_origin + MCP_PATH
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
         environment |= {
-            URL_VARIABLE: mcp_origin + MCP_PATH, COMMAND_VARIABLE: world.stdio_command(sandbox_origin),
+            URL_VARIABLE: url, COMMAND_VARIABLE: shlex.join([sys.executable, "-m", "clerk_mcp.evals.bridge", url]),
             SCENARIO_VARIABLE: world.scenario.name,
         }
-        return await _run_process(agent.argv, world.scenario.request, environment, limit)
-
-
-async def _run_process(argv: tuple[str, ...], request: str, environment: dict[str, str], limit: float) -> tuple[str, str | None, str]:
-    """Run `argv` with `request` on stdin; (stdout, what went wrong or None, stderr's tail). The process and all it
-    started (its own session) are killed at `limit` seconds, and once it has exited, so nothing outlives the run."""
-    try:
-        process = await anyio.open_process(
-            list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return "", f"cannot start the agent command {shlex.join(argv)}: {exc.strerror or exc}", ""
-    out, err = bytearray(), bytearray()
-    error = None
-    async with process:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_drain, process.stdout, out, MAX_ANSWER_BYTES)
-            tasks.start_soon(_drain, process.stderr, err, 64 * STDERR_TAIL)
-            with anyio.move_on_after(limit) as waited:  # the request too: an agent that never reads it must not hang us
-                try:
-                    await process.stdin.send(request.encode())
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    pass  # the agent did not read its request: its answer will say so
-                await process.stdin.aclose()
-                await process.wait()
-            if waited.cancelled_caught:
-                error = f"stopped after the time limit of {limit:g} s"
-            _kill_session(process.pid)
-        if error is None and process.returncode:
-            error = f"the agent exited with status {process.returncode}"
-    return out.decode(errors="replace").strip(), error, err.decode(errors="replace")[-STDERR_TAIL:]
-
-
-async def _drain(stream: Any, into: bytearray, cap: int) -> None:
-    async for chunk in stream:
-        if len(into) < cap:
-            into += chunk[: cap - len(into)]
-
-
-def _kill_session(pid: int) -> None:
-    """Kill the process group the agent leads (start_new_session made its pid the group id)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return await run_process(agent.argv, world.scenario.request, environment, limit, MAX_ANSWER_BYTES)
 
 
 @asynccontextmanager
