@@ -276,7 +276,6 @@ def _manifests(directory: Path, *, check: bool) -> int:
 
 
 def _print_policy(settings: Any) -> int:
-    from .operations import OPERATIONS
     from .policy import Policy
     from .state import describe_state
 
@@ -286,10 +285,22 @@ def _print_policy(settings: Any) -> int:
     print(f"privileged metadata keys: {', '.join(policy.privileged_keys) or 'none'}")
     print(f"passwords chosen in create_user: {'confirm' if settings.confirm_passwords else 'allowed'}")
     print(f"approvals, verify budgets and rate limit kept in: {describe_state(settings)}")
+    _print_rules(policy)
+    for name, role in settings.roles.items():  # OAuth callers (README "OAuth: who is calling"); the first match wins
+        from .access import role_settings
+
+        role_policy = Policy(role_settings(settings, role))
+        print(f"\nrole {name}, for {role.match.describe()}: confirmation mode {role_policy.settings.confirm.value}")
+        _print_rules(role_policy)
+    return EXIT_OK
+
+
+def _print_rules(policy: Any) -> None:
+    from .operations import OPERATIONS
+
     for op in OPERATIONS:
         row = policy.describe(op)
         print(f"{row['tool']:<36} {row['effect']:<12} {row['rule']}" + (f" ({row['reason']})" if "reason" in row else ""))
-    return EXIT_OK
 
 
 def _print_tools(settings: Any, *, as_json: bool) -> int:

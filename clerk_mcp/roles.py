@@ -29,6 +29,7 @@ server-wide.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -54,6 +55,16 @@ class Match(BaseModel):
     @property
     def needs_directory(self) -> bool:
         return self.org_role is not None or bool(self.public_metadata)
+
+    def describe(self) -> str:
+        """The conditions in words, as `clerk-mcp policy` prints them."""
+        parts = [
+            f"scopes {' '.join(self.scopes)}" if self.scopes else "",
+            f"a roles claim of {' or '.join(self.roles)}" if self.roles else "",
+            f"Clerk organization role {self.org_role}" if self.org_role else "",
+            f"public_metadata {json.dumps(self.public_metadata, sort_keys=True)}" if self.public_metadata else "",
+        ]
+        return "; ".join(part for part in parts if part) or "every caller"
 
 
 class Role(BaseModel):

@@ -219,7 +219,7 @@ def test_an_auth_setting_that_cannot_work_stops_start_up(
 JOHN = "user_kx2WmTGuBqHejxt5sblIrbgmEkk"  # John Smith: a member (not an admin) of acme
 # Jane is an admin of acme: "lead". John with a "trainee" roles claim matches trainee and agent: the first wins.
 ROLES = {
-    "lead": {"match": {"org_role": "org:admin"}, "confirm": "approve"},
+    "lead": {"match": {"org_role": "org:admin"}, "toolsets": ["users", "identifiers"], "confirm": "approve"},
     "trainee": {"match": {"roles": ["trainee"]}, "tools": ["get_*", "verify_password"], "verify_attempts": 1},
     "agent": {"match": {"scopes": ["profile"]}, "read_only": True, "rate_limit": 1},
 }
@@ -244,8 +244,8 @@ async def test_two_callers_with_different_roles_see_different_tools_and_the_audi
         lead_tools, banned = await tools_and_call(url, jane, "ban_user", {"user_id": "user_ovCZqjyyMHS7hTT7AFqusUfDUwS"})
         agent_tools, refused = await tools_and_call(url, john, "ban_user", {"user_id": "user_ovCZqjyyMHS7hTT7AFqusUfDUwS"})
         _, status = await tools_and_call(url, jane, "clerk_status", {})
-    assert {"ban_user", "delete_user", "get_user"} <= lead_tools and not banned.is_error  # confirm=approve for leads
-    assert "get_user" in agent_tools and not agent_tools & {"ban_user", "delete_user", "update_user"}
+    assert {"ban_user", "delete_user", "get_user", "delete_email_address"} <= lead_tools and not banned.is_error  # confirm=approve
+    assert "get_user" in agent_tools and not agent_tools & {"ban_user", "delete_user", "update_user", "get_email_address"}
     assert refused.is_error and "read-only" in refused.content[0].text
     lines = audit_lines(audit)
     assert [line["caller"] for line in lines[:2]] == [
@@ -315,7 +315,8 @@ async def test_the_readme_walkthrough(clerk: str, tmp_path: Path):
             token = mint(clerk, user_id=user, scopes=["profile"], audience=f"{served.url}/mcp")
             seen[user], result = await tools_and_call(served.url, token, "get_user", {"user_id": JOHN})
             assert not result.is_error
-    assert "delete_user" in seen[JANE] and "delete_user" not in seen[JOHN] and "get_user" in seen[JOHN]
+    assert {"delete_user", "get_email_address"} <= seen[JANE] and "get_user" in seen[JOHN]
+    assert not seen[JOHN] & {"delete_user", "get_email_address"}
     lines = audit_lines(tmp_path / "clerk-mcp" / "audit.jsonl")
     assert [(line["caller"]["subject"], line["caller"]["role"]) for line in lines] == [(JANE, "lead"), (JOHN, "agent")]
 
@@ -394,3 +395,17 @@ async def test_the_confirmation_question_names_who_asked(clerk: str, tmp_path: P
         _, preview = await tools_and_call(url, token, "ban_user", {"user_id": JOHN, "dry_run": True})
     question = preview.structured_content["confirmation"]
     assert f"\nRequested by Jane Doe <jane@example.com> ({JANE}, client client_desk).\n" in question  # control characters dropped
+
+
+def test_clerk_mcp_policy_prints_each_roles_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "roles.toml").write_text(
+        '[roles.agent]\nmatch = { scopes = ["profile"], roles = ["desk"] }\nread_only = true\n'
+        '[roles.lead]\ntoolsets = ["users", "identifiers"]\nconfirm = "deny"\n'
+    )
+    assert main(["policy", "--policy-file", str(tmp_path / "roles.toml")]) == 0
+    server, agent, lead = capsys.readouterr().out.split("\nrole ")
+    assert agent.startswith("agent, for scopes profile; a roles claim of desk: confirmation mode elicit")
+    assert lead.startswith("lead, for every caller: confirmation mode deny")
+    rule = lambda text, tool: next(line.split(None, 2)[2] for line in text.splitlines() if line.startswith(f"{tool} "))
+    assert rule(agent, "ban_user").startswith("hidden") and rule(lead, "ban_user") == "refused"
+    assert rule(server, "get_email_address").startswith("hidden") and rule(lead, "get_email_address") == "allowed"
