@@ -358,3 +358,18 @@ async def test_instead_with_no_alternative_offered_is_a_no() -> None:
         result = await client.call_tool("disable_mfa", {"user_id": john})
     await server.aclose()
     assert result.is_error and "declined" in result.content[0].text and sandbox.user(john)["two_factor_enabled"]
+
+
+async def test_doing_nothing_or_echoing_the_request_passes_no_scenario() -> None:
+    """Every scenario asks for something an idle agent, or one that repeats its request and environment, lacks."""
+
+    async def idle(request: str, client: object) -> str:
+        return "Done, nothing more to do."
+
+    for scenario in load_suite():
+
+        async def echo(request: str, client: object, name: str = scenario.name) -> str:
+            return f"{request}\n{name}"
+
+        passed = [agent.__name__ for agent in (idle, echo) if (await run_scenario(scenario, agent)).passed]
+        assert not passed, f"{scenario.name} passed by {passed}"
