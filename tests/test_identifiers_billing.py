@@ -99,3 +99,28 @@ async def test_a_credit_adjustment_asks_previews_and_applies_once_per_key(sandbo
     assert len(asked) == 2 and "takes credit away" in asked[0] and JANE in asked[0]
     assert balance.structured_content["balance"]["amount"] == 1000  # 2500 seeded, taken once
     assert subscription.structured_content["status"] == "active"
+
+
+async def test_a_verified_address_asks_about_the_user_in_the_body(sandbox: Sandbox):
+    asked: list[str] = []
+    async with Client(sandbox.server(toolsets=TOOLSETS), mode="legacy", elicitation_callback=answering("decline", asked=asked)) as client:
+        result = await client.call_tool("create_email_address", {"user_id": JANE, "email_address": "x@example.com", "verified": True})
+    assert result.is_error and payload(result)["decision"] == "declined"
+    assert len(asked) == 1 and JANE in asked[0] and BY_NAME["create_email_address"].consequence in asked[0]
+    assert await sandbox.writes() == []
+
+
+@pytest.mark.parametrize(("tool", "argument", "identification"), [
+    ("delete_email_address", "email_address_id", "idn_SsYwEV6hlpkR1Y64upheMwaW2RG"),  # john@example.com
+    ("delete_phone_number", "phone_number_id", "idn_KBErsHWd89isZ5uRIUqxTVexym7"),  # his SMS second factor
+])
+async def test_deleting_by_an_identifications_id_names_its_owner(sandbox: Sandbox, tool: str, argument: str, identification: str):
+    """An email address or phone number names no user: the question finds the one holding it, and says what goes."""
+    asked: list[str] = []
+    async with Client(sandbox.server(toolsets=TOOLSETS), mode="auto", elicitation_callback=answering("accept", APPROVE, asked)) as client:
+        preview = await client.call_tool(tool, {argument: identification, "dry_run": True})
+        assert JOHN in preview.structured_content["confirmation"]
+        result = await client.call_tool(tool, {argument: identification})
+    assert not result.is_error, text_of(result)
+    assert len(asked) == 1 and JOHN in asked[0] and "John" in asked[0] and BY_NAME[tool].consequence in asked[0]
+    assert await sandbox.writes() == [("DELETE", "/v1" + BY_NAME[tool].path.format(**{argument: identification}))]
