@@ -81,7 +81,8 @@ class Operation:
     toolset: str = "users"
     # The argument naming the user(s) a call acts on, for the confirmation question, dry runs and the audit line,
     # when it is not the `user_id` path parameter: a list of user ids (`user_ids`), or with `target_via` the id of
-    # an object whose read operation (called with that argument) answers with its `user_id` (a session).
+    # an object whose read operation (called with that argument) answers with its `user_id` (a session) or, for an
+    # email address or phone number, with the value the user list finds its holder by.
     target: str | None = None
     target_via: str | None = None
 
@@ -254,6 +255,7 @@ OPERATIONS: tuple[Operation, ...] = (
         method="POST", path="/email_addresses", args=m.CreateEmailAddressArgs, result=r.EmailAddress, effect=Effect.WRITE,
         consequence="adds an email address that can be used to sign in to the account (as verified or primary, as asked)",
         confirm_fields=frozenset({"verified", "primary"}),
+        target="user_id",
     ),
     Operation(
         toolset="identifiers",
@@ -263,6 +265,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect=Effect.WRITE, idempotent=True,
         consequence="changes which email address the user signs in and is contacted with, or whether it counts as verified",
         confirm_fields=frozenset({"verified", "primary"}),
+        target="email_address_id", target_via="get_email_address",
     ),
     Operation(
         toolset="identifiers",
@@ -271,6 +274,7 @@ OPERATIONS: tuple[Operation, ...] = (
         method="DELETE", path="/email_addresses/{email_address_id}", args=m.DeleteEmailAddressArgs, result=r.DeletedObject,
         effect=Effect.DESTRUCTIVE,
         consequence="removes the email address: the user can no longer sign in or be reached with it (another becomes primary)",
+        target="email_address_id", target_via="get_email_address",
     ),
     Operation(
         toolset="identifiers",
@@ -295,6 +299,7 @@ OPERATIONS: tuple[Operation, ...] = (
         method="POST", path="/phone_numbers", args=m.CreatePhoneNumberArgs, result=r.PhoneNumber, effect=Effect.WRITE,
         consequence="adds a phone number that can be used to sign in, or as the account's SMS second factor",
         confirm_fields=frozenset({"verified", "primary", "reserved_for_second_factor"}),
+        target="user_id",
     ),
     Operation(
         toolset="identifiers",
@@ -304,6 +309,7 @@ OPERATIONS: tuple[Operation, ...] = (
         effect=Effect.WRITE, idempotent=True,
         consequence="changes how the user signs in with this phone number, or whether it is their SMS second factor",
         confirm_fields=frozenset({"verified", "primary", "reserved_for_second_factor"}),
+        target="phone_number_id", target_via="get_phone_number",
     ),
     Operation(
         toolset="identifiers",
@@ -312,6 +318,7 @@ OPERATIONS: tuple[Operation, ...] = (
         method="DELETE", path="/phone_numbers/{phone_number_id}", args=m.DeletePhoneNumberArgs, result=r.DeletedObject,
         effect=Effect.DESTRUCTIVE,
         consequence="removes the phone number, and the SMS second factor if it was one: the user can no longer sign in with it",
+        target="phone_number_id", target_via="get_phone_number",
     ),
     Operation(
         toolset="identifiers",

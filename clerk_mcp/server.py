@@ -310,13 +310,23 @@ class ClerkMCPServer(MCPServer):
         named = getattr(args, op.target_arg) if op.target_arg else None
         if named is None:
             return []
-        if op.target_via:  # the user of an object (a session): read the object first
+        if op.target_via:  # the user of an object (a session, an email address): read the object first
             via = BY_NAME[op.target_via]
-            named = (await self.client.call(via, via.args(**{op.target_arg: named})))["user_id"]
+            found = await self.client.call(via, via.args(**{op.target_arg: named}))
+            named = found["user_id"] if "user_id" in found else await self._holder(found)
         if isinstance(named, list):  # one list request; only the ids named (a "-" prefix would exclude instead)
             found = await self.client.call(BY_NAME["get_user_list"], GetUserListArgs(user_id=named, limit=len(named)))
             return [user for user in found if user.get("id") in named]
         return [await self.client.call(BY_NAME["get_user"], GetUserArgs(user_id=named))]
+
+    async def _holder(self, identification: dict[str, Any]) -> str:
+        """The user holding an email address or phone number (Clerk's object names no user): the user list filtered by
+        its value, the filter named as its `object` is (`email_address`, `phone_number`)."""
+        kind = identification["object"]
+        users = await self.client.call(BY_NAME["get_user_list"], GetUserListArgs(**{kind: [identification[kind]]}, limit=1))
+        if not users:
+            raise InternalError(f"no user holds the {kind.replace('_', ' ')} {identification['id']}")
+        return users[0]["id"]
 
     async def _discover(self, name: str, args: Args, ctx: Context[Any, Any] | None) -> dict[str, Any]:
         """list_available_toolsets and enable_toolset (--dynamic-toolsets): they read and change this server only.

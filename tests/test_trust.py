@@ -115,6 +115,12 @@ def _dry_run_args(op_name: str, user_id: str) -> dict[str, object]:
         "verify_password": {"user_id": user_id, "password": "Guess-secret-1"},
         "verify_totp": {"user_id": user_id, "code": "123456"},
         "replace_user_email_address": {"user_id": user_id, "email_address": "dry.run@example.com"},
+        "create_email_address": {"user_id": user_id, "email_address": "dry.run.2@example.com", "verified": True},
+        "update_email_address": {"email_address_id": "idn_ZEKSJA3TMJ7XoMJY7VvoQRmaAwt", "primary": True},  # Jane's (seed.json)
+        "delete_email_address": {"email_address_id": "idn_ZEKSJA3TMJ7XoMJY7VvoQRmaAwt"},
+        "create_phone_number": {"user_id": user_id, "phone_number": "+15555550998", "verified": True},
+        "update_phone_number": {"phone_number_id": "idn_NVWfEj9MDYA1GO74ZWiAtg1qgLD", "primary": True},
+        "delete_phone_number": {"phone_number_id": "idn_NVWfEj9MDYA1GO74ZWiAtg1qgLD"},
         "replace_user_phone_number": {"user_id": user_id, "phone_number": "+15555550999"},
         "user_web3_wallet_delete": {"user_id": user_id, "web3_wallet_identification_id": "idn_none"},
         "delete_external_account": {"user_id": user_id, "external_account_id": "eac_none"},
@@ -129,9 +135,8 @@ def _dry_run_args(op_name: str, user_id: str) -> dict[str, object]:
     return by_tool.get(op_name, {"user_id": user_id})
 
 
-# Tools whose user is a path parameter, so that the preview can name them (toolsets' tools found by an email address's
-# or phone number's id are not yet among them).
-@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.effect is not Effect.READ and ("user_id" in op.path_params or op.toolset == "users")],
+# Tools that act on a user, whom the preview names, and the users toolset's (create_user acts on no one yet).
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.effect is not Effect.READ and (op.target_arg or op.toolset == "users")],
                          ids=lambda op: op.name)
 async def test_dry_run_sends_nothing_asks_nothing_and_describes_the_real_request(sandbox: Sandbox, op) -> None:
     jane = (await sandbox.users(email_address="jane@example.com"))[0]["id"]
