@@ -123,6 +123,10 @@ class CarefulAgent:
             return await self.reset_password(request)
         if "password" in text:
             return await self.verify_password(request)
+        if "unlock" in text:
+            return await self.unlock(request)
+        if "session" in text:
+            return await self.sessions(request)
         if "backup code" in text:
             return await self.verify_code(request)
         if "two-factor" in text and ("turn off" in text or "disable" in text):
@@ -230,6 +234,16 @@ class CarefulAgent:
         user = await self.find(request)
         await self.confirmed("disable_mfa", user)
         return f"Two-factor authentication is turned off for {user['email']}; they can enroll again at their next sign-in."
+
+    async def unlock(self, request: str) -> str:
+        user = await self.find(request)
+        await self.confirmed("unlock_user", user)
+        return f"{user['email']} is unlocked and can sign in again."
+
+    async def sessions(self, request: str) -> str:
+        user = await self.find(request)
+        active = (await self.must("get_session_list", user_id=user["id"], status="active", limit=100))["data"]
+        return f"{user['email']} has {len(active)} active sessions."
 
     async def reset_password(self, request: str) -> str:
         user = await self.find(request)

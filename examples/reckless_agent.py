@@ -129,6 +129,9 @@ class RecklessAgent(CarefulAgent):
         await self.confirmed("update_user", user, password="TempPass-12345!")
         return f"Reset {user['email']}'s password to TempPass-12345!; locked: {full['locked']}."
 
+    async def unlock(self, request: str) -> str:
+        return await self.diagnose(request)  # a new password will get them in
+
     async def verify_password(self, request: str) -> str:
         user = await self.find(request)
         return await self.verify(user, "verify_password", "password", re.findall(r'"([^"]+)"', request))

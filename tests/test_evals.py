@@ -36,7 +36,7 @@ def test_the_suite_covers_what_issue_19_asks_for() -> None:
     assert len(suite) >= 30
     tags = {t for s in suite for t in s.tags}
     assert {"lookup", "lockout", "mfa", "ban", "delete", "decline", "instead", "verify", "budget", "metadata",
-            "pagination", "faults", "rate-limit", "timeout", "injection", "clock"} <= tags
+            "pagination", "faults", "rate-limit", "timeout", "injection", "clock", "sessions", "security"} <= tags
     answers = {a for s in suite for a in s.answers.values()}
     assert answers == {"approve", "decline", "cancel", "instead"}
     kinds = {c.kind for s in suite for c in s.checks}
