@@ -126,6 +126,11 @@ def _shown(value: Any) -> str:
     return plain(json.dumps(value, ensure_ascii=False))
 
 
+def _argument(args: Args, name: str) -> str:
+    """One argument as a question shows it: its value, capped, unless it is a secret."""
+    return f"{name} (new value hidden)" if name in SECRET_ARGS else f"{name} = {_shown(getattr(args, name))}"
+
+
 def build_question(
     op: Operation, args: Args, targets: list[dict[str, Any]], decision: Decision, *, production: bool,
     requested_by: str | None = None,
@@ -139,19 +144,17 @@ def build_question(
         if missing:
             notes.append(f"No such user: {', '.join(plain(user_id) for user_id in missing)}.")
     if decision.fields:
-        shown = [f"{name} (new value hidden)" if name in SECRET_ARGS else f"{name} = {_shown(getattr(args, name))}"
-                 for name in decision.fields]
-        notes.append(f"Changes: {'; '.join(shown)}.")
+        notes.append(f"Changes: {'; '.join(_argument(args, name) for name in decision.fields)}.")
     if decision.privileged:
         # A private_metadata value stays hidden, as everywhere (it may hold an operator's secrets); its key shows.
-        shown = [f"{key} (new value hidden)" if key.field in SECRET_ARGS else
-                 f"{key} deleted" if key.value is None else f"{key} = {_shown(key.value)}" for key in decision.privileged]
+        shown = [f"{key} deleted" if key.value is None else f"{key} (new value hidden)" if key.field in SECRET_ARGS
+                 else f"{key} = {_shown(key.value)}" for key in decision.privileged]
         notes.append(f"Privileged metadata keys: {'; '.join(shown)}.")
-    if decision.fields or decision.privileged:
-        others = sorted(args.model_fields_set - set(decision.fields) - {k.field for k in decision.privileged}
-                        - set(op.path_params) - op.local_fields)
-        if others:
-            notes.append(f"Also changes: {', '.join(others)}.")
+    rest = sorted(args.model_fields_set - set(decision.fields) - {k.field for k in decision.privileged}
+                  - set(op.path_params) - op.local_fields)
+    if rest:  # everything else the call sends, so the human approves the whole call, not part of it
+        label = "Also changes" if decision.fields or decision.privileged else "With"
+        notes.append(f"{label}: {'; '.join(_argument(args, name) for name in rest)}.")
     if decision.alternative:
         notes.append(
             f"Or tick 'instead' to {decision.alternative.title.lower()}: it {decision.alternative.consequence}, and can be undone."

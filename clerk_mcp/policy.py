@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from .errors import PolicyRefusal
@@ -109,30 +110,48 @@ class Policy:
             return f"{op.name} is not in the operator's allow-list"
         return None
 
-    def decide(self, op: Operation, args: Args) -> Decision:
-        """The rule for this call of a visible operation, and what the question (if any) must show."""
+    def reads_current(self, op: Operation, args: Args) -> bool:
+        """Whether `decide` needs the target user's current record: a metadata write to an existing user can remove
+        a privileged key by deleting or replacing what holds it, which only the record shows."""
+        return bool(self.privileged_keys and op.metadata_fields & args.model_fields_set) and "user_id" in op.path_params
+
+    def decide(self, op: Operation, args: Args, current: dict[str, Any] | None = None) -> Decision:
+        """The rule for this call of a visible operation, and what the question (if any) must show.
+
+        `current` is the target user's record when `reads_current` says it is needed (None for a new user)."""
         fields = tuple(sorted(self._confirm_fields(op) & args.model_fields_set))
-        privileged = tuple(
-            found for field in sorted(op.metadata_fields & args.model_fields_set)
-            for found in self._privileged(field, getattr(args, field))
-        )
+        privileged: dict[tuple[str, str], Privileged] = {}
+        for field in sorted(op.metadata_fields & args.model_fields_set):
+            new = getattr(args, field)
+            old = (current or {}).get(field)
+            # PATCH deep-merges (Clerk's UpdateUserMetadata); any other method replaces the whole object.
+            removed = _removed(old, new) if op.method == "PATCH" else [("", old)]
+            for path, subtree in removed:
+                for found in self._privileged(field, subtree, path):
+                    privileged[(field, found.path)] = Privileged(field, found.path, None)
+            for found in self._privileged(field, new):
+                privileged[(field, found.path)] = found
         if not (op.always_asks or fields or privileged):
             return Decision("allowed")
         rule = CONFIRM_RULES[self.settings.confirm]
         alternative = self._alternative(op, args) if rule == "confirm" else None
-        return Decision(rule, fields, privileged, alternative)
+        return Decision(rule, fields, tuple(privileged.values()), alternative)
 
     def _confirm_fields(self, op: Operation) -> frozenset[str]:
         return op.confirm_fields | (op.password_fields if self.settings.confirm_passwords else frozenset())
 
+    @cached_property
+    def _patterns(self) -> tuple[str, ...]:
+        return tuple(_spelling(pattern) for pattern in self.privileged_keys)
+
     def _privileged(self, field: str, value: Any, path: str = "") -> Iterator[Privileged]:
-        """The privileged keys written under `value`, at any depth (inside lists too); a matched key's own
-        children are not searched again."""
+        """The privileged keys under `value`, at any depth (inside lists too); a matched key's own children are
+        not searched again. Keys match whatever their case, `_` or `-` (`isAdmin`, `is-admin`, `IS_ADMIN`)."""
         children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
         for key, child in children:
             here = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and any(
-                fnmatch.fnmatchcase(key.lower(), p) or fnmatch.fnmatchcase(here.lower(), p) for p in self.privileged_keys
+                fnmatch.fnmatchcase(_spelling(key), p) or fnmatch.fnmatchcase(_spelling(here), p) for p in self._patterns
             ):
                 yield Privileged(field, here, child)
             else:
@@ -168,6 +187,24 @@ class Policy:
         else:
             rule = "allowed"
         return {"tool": op.name, "effect": op.effect.value, "rule": rule, **({"reason": hidden} if hidden else {})}
+
+
+def _spelling(name: str) -> str:
+    """A key or pattern as it is compared: lower case, without `_` and `-`."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def _removed(old: Any, new: Any, path: str = "") -> list[tuple[str, Any]]:
+    """What a deep merge of `new` into `old` deletes or overwrites, as (path, old subtree): a null deletes the
+    key, an object merges into an object, anything else replaces what was there."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [(path, old)] if old is not None else []
+    removed = []
+    for key, value in new.items():
+        here = f"{path}.{key}" if path else key
+        if key in old:
+            removed += _removed(old[key], value, here) if isinstance(value, dict) else [(here, old[key])]
+    return removed
 
 
 def _expand(patterns: list[str], flag: str) -> frozenset[str]:

@@ -253,7 +253,8 @@ class ClerkMCPServer(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         target = getattr(args, op.target_arg) if op.target_arg else None
         record["target"] = target
-        decision = self.policy.decide(op, args)
+        current = await self._target(str(target)) if self.policy.reads_current(op, args) else None
+        decision = self.policy.decide(op, args, current)
         if getattr(args, "dry_run", False):
             record["decision"] = "dry-run"
             return await self._preview(op, args, target, decision)

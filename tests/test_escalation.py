@@ -106,6 +106,46 @@ async def test_privileged_keys_ask_in_every_metadata_field_at_any_depth(sandbox:
     assert await sandbox.writes() == []
 
 
+@pytest.mark.parametrize("key", ["isAdmin", "is-admin", "IS_ADMIN", "Is_Admin"])
+async def test_privileged_keys_match_whatever_their_case_underscores_or_hyphens(sandbox: Sandbox, key: str):
+    asked = Asked("decline")
+    result = await call(sandbox.server(), "update_user_metadata", {"user_id": JANE, "public_metadata": {key: True}}, asked)
+    assert result.is_error and f"public_metadata.{key} = true" in asked.questions[0]
+
+
+@pytest.mark.parametrize(
+    ("before", "write", "shown"),
+    [
+        # A null on the parent deletes the privileged key inside it.
+        ({"acl": {"role": "suspended"}}, {"acl": None}, "public_metadata.acl.role deleted"),
+        # A list is replaced whole: the role object in it goes.
+        ({"grants": [{"role": "restricted"}]}, {"grants": []}, "public_metadata.grants[0].role deleted"),
+        # A scalar over an object replaces it, privileged keys and all.
+        ({"org": {"permissions": ["read"]}}, {"org": "none"}, "public_metadata.org.permissions deleted"),
+    ],
+)  # fmt: skip
+async def test_removing_what_holds_a_privileged_key_asks_too(sandbox: Sandbox, before, write, shown):
+    async with sandbox.http() as http:
+        (await http.patch(f"/v1/users/{JANE}/metadata", json={"public_metadata": before})).raise_for_status()
+    await sandbox.clear_log()
+    asked = Asked("decline")
+    result = await call(sandbox.server(), "update_user_metadata", {"user_id": JANE, "public_metadata": write}, asked)
+    assert result.is_error and len(asked.questions) == 1 and shown in asked.questions[0], asked.questions
+    assert await sandbox.writes() == []
+    # Merging beside it is still an ordinary write.
+    sibling = await call(sandbox.server(), "update_user_metadata", {"user_id": JANE, "public_metadata": {"acl2": 1}}, Asked())
+    assert not sibling.is_error
+
+
+async def test_the_question_shows_every_argument_the_call_sends(sandbox: Sandbox):
+    asked = Asked("decline")
+    await call(sandbox.server(), "create_user", {**NEW_ADMIN, "first_name": "Newt", "username": "newt"}, asked)
+    question = asked.questions[0]
+    assert 'first_name = "Newt"' in question and 'username = "newt"' in question
+    assert 'email_address = ["new.admin@example.com"]' in question and "password (new value hidden)" in question
+    assert "A-chosen-pass-w0rd!" not in question
+
+
 async def test_ordinary_metadata_writes_still_run_without_a_question(sandbox: Sandbox):
     asked = Asked("decline")
     result = await call(sandbox.server(), "update_user_metadata", {"user_id": JANE, "public_metadata": {"plan": "pro", "role_hint": "x"}}, asked)
