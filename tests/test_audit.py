@@ -198,7 +198,7 @@ async def test_private_metadata_stays_out_of_the_audit_log_and_the_transcript(cl
     async with Client(make_server(clerk, audit_log=audit, record=transcript)) as client:
         result = await client.call_tool("update_user_metadata", arguments)
     assert not result.is_error
-    assert json.loads(clerk.requests[0].content)["private_metadata"] == {"api_key": "sk_live_PRIVATE-NOTE"}, "Clerk gets it"
+    assert json.loads(clerk.requests[-1].content)["private_metadata"] == {"api_key": "sk_live_PRIVATE-NOTE"}, "Clerk gets it"
     for log in (audit, transcript):
         (line,) = log.read_text().splitlines()
         assert "PRIVATE-NOTE" not in line and json.loads(line)["arguments"]["private_metadata"] == "***"
