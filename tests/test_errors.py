@@ -285,7 +285,8 @@ async def test_retry_after_is_waited_for(clerk: FakeClerk, server_factory):
 
 async def test_dropped_connection_retries_only_safe_requests(clerk: FakeClerk, server_factory):
     clerk.fail = httpx.RemoteProtocolError("Server disconnected without sending a response.")
-    async with Client(server_factory()) as client:
+    # No privileged keys: the metadata write goes straight to Clerk, without first reading the user.
+    async with Client(server_factory(privileged_metadata_keys=[])) as client:
         read = await client.call_tool("get_user", {"user_id": USER_ID})
         write = await client.call_tool("create_user", {"first_name": "A"})
         patch = await client.call_tool("update_user_metadata", {"user_id": USER_ID, "public_metadata": {"a": 1}})
