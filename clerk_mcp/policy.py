@@ -112,8 +112,12 @@ class Policy:
 
     def reads_current(self, op: Operation, args: Args) -> bool:
         """Whether `decide` needs the target user's current record: a metadata write to an existing user can remove
-        a privileged key by deleting or replacing what holds it, which only the record shows."""
-        return bool(self.privileged_keys and op.metadata_fields & args.model_fields_set) and "user_id" in op.path_params
+        a privileged key by deleting or replacing what holds it, which only the record shows. Not with
+        confirm=approve, where the call runs either way (the request is spared; the audit then says "allowed")."""
+        return (
+            bool(self.privileged_keys and op.metadata_fields & args.model_fields_set)
+            and "user_id" in op.path_params and self.settings.confirm is not ConfirmMode.APPROVE
+        )
 
     def decide(self, op: Operation, args: Args, current: dict[str, Any] | None = None) -> Decision:
         """The rule for this call of a visible operation, and what the question (if any) must show.

@@ -253,7 +253,7 @@ class ClerkMCPServer(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         target = getattr(args, op.target_arg) if op.target_arg else None
         record["target"] = target
-        current = await self._target(str(target)) if self.policy.reads_current(op, args) else None
+        current = (await self._targets(op, args))[0] if self.policy.reads_current(op, args) else None
         decision = self.policy.decide(op, args, current)
         if getattr(args, "dry_run", False):
             record["decision"] = "dry-run"

@@ -222,7 +222,7 @@ async def test_update_user_question_shows_new_identity_values_hides_secrets_and_
         await client.call_tool("update_user", {"user_id": jane, "bypass_client_trust": True})
     first, second = asked
     assert 'username = "jane_admin"' in first and "password (new value hidden)" in first
-    assert "Also changes: first_name." in first and "Hunter2-secret!" not in first
+    assert 'Also changes: first_name = "Janet".' in first and "Hunter2-secret!" not in first
     assert "bypass_client_trust = true" in second
     assert await sandbox.writes() == []
 
