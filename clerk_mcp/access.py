@@ -66,6 +66,10 @@ class Access:
     def _grant(self, settings: Settings, policy: type[Policy] = Policy, rate_limit: int | None = None) -> Grant:
         return Grant(policy(settings), AttemptBudget(self.state, settings.verify_attempts, settings.verify_window), rate_limit)
 
+    def policies(self) -> list[Policy]:
+        """Every policy a caller may get: the server's and each role's."""
+        return [self.server.policy, *(grant.policy for grant in self.roles.values())]
+
     def current(self) -> Grant:
         caller = CALLER.get()
         if caller is None or caller.role is None:

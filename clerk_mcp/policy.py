@@ -9,6 +9,7 @@ alternative the question may offer. Asking is `confirmation.py`'s job; writing i
 from __future__ import annotations
 
 import fnmatch
+import glob
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -76,7 +77,10 @@ class Policy:
         # The toolsets on (design §2); with --dynamic-toolsets only those named, until the model enables more.
         named = not settings.dynamic_toolsets or "toolsets" in settings.model_fields_set
         self.toolsets: set[str] = set(settings.toolsets) if named else set()
-        self.privileged_keys = tuple(pattern.lower() for pattern in settings.privileged_metadata_keys)
+        # Every metadata key a role matches on is privileged too: a caller who could write it unasked could give
+        # themselves that role (clerk_mcp/roles.py). Escaped, so a key is matched as written, not as a glob.
+        role_keys = (glob.escape(key) for role in settings.roles.values() for key in role.match.public_metadata)
+        self.privileged_keys = tuple(dict.fromkeys(p.lower() for p in (*settings.privileged_metadata_keys, *role_keys)))
         self.visible: tuple[Operation, ...] = self._visible()
 
     def _visible(self) -> tuple[Operation, ...]:

@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError
 from .operations import BY_NAME
 
 if TYPE_CHECKING:
+    from .policy import Policy
     from .server import ClerkMCPServer
 
 Who = Annotated[
@@ -221,10 +222,14 @@ class Procedure(Prompt):
             raise MCPError(code=INVALID_PARAMS, message=f"{self.name}: {'; '.join(problems)}") from None
 
 
-def register_prompts(server: ClerkMCPServer, registered: set[str]) -> None:
-    """Add every workflow whose needed tools the server's policy lets the model use, but those in `registered`
-    (the names added so far, which this updates)."""
+def register_prompts(server: ClerkMCPServer) -> None:
+    """Add every workflow; the server lists and renders only those `offered` to the current caller."""
     for item in WORKFLOWS:
-        if item.fn.__name__ not in registered and all(server.policy.hidden_reason(BY_NAME[name]) is None for name in item.needs):
-            server.add_prompt(Procedure.from_function(item.fn, title=item.title, description=item.fn.__doc__))
-            registered.add(item.fn.__name__)
+        server.add_prompt(Procedure.from_function(item.fn, title=item.title, description=item.fn.__doc__))
+
+
+def offered(policy: Policy) -> frozenset[str]:
+    """The names of the workflows whose needed tools `policy` (the server's, or an OAuth caller's role's) offers."""
+    return frozenset(
+        item.fn.__name__ for item in WORKFLOWS if all(policy.hidden_reason(BY_NAME[name]) is None for name in item.needs)
+    )

@@ -1,10 +1,13 @@
 """MCP resources, so clients that browse resources can attach a user (or the sandbox's demo data) to a conversation.
 
 `clerk://users/{user_id}` is read through the server's own `get_user` call path, so it gets the same
-validation, policy (absent when the operator hides `get_user`), redaction of `private_metadata`,
+validation, policy (absent when the policy hides `get_user`), redaction of `private_metadata`,
 error text, audit line and `<clerk-data>` fence as the tool: a client attaches a resource to the model's
 context as it is, and a user's name or metadata is end-user text like any other. `clerk://sandbox/seed`
 exists only in sandbox mode (our own text).
+
+Over OAuth with roles, what a caller lists and reads follows their role's policy exactly as their tools do
+(`offered`): the user record only if it offers `get_user`, nothing at all to a caller matching no role.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mcp_types import TextContent
 from .operations import BY_NAME
 
 if TYPE_CHECKING:
+    from .policy import Policy
     from .server import ClerkMCPServer
 
 USER_URI = "clerk://users/{user_id}"
@@ -26,7 +30,8 @@ GET_USER = BY_NAME["get_user"]
 
 
 def register_resources(server: ClerkMCPServer) -> None:
-    if server.policy.hidden_reason(GET_USER) is None:
+    """Register the resources some policy (the server's, or a role's) may offer; `offered` picks per caller."""
+    if any(policy.hidden_reason(GET_USER) is None for policy in server.access.policies()):
 
         @server.resource(
             USER_URI, name="user", title="Clerk user", mime_type="text/plain",
@@ -43,8 +48,18 @@ def register_resources(server: ClerkMCPServer) -> None:
         server.resource(
             SEED_URI, name="sandbox-seed", title="Sandbox demo data", mime_type="text/markdown",
             description="The demo users and organizations the built-in sandbox starts with, and what each is for.",
-        )(seed_description)
+        )(lambda: seed_description(server.policy))
 
 
-def seed_description() -> str:
+def offered(policy: Policy, uri: str) -> bool:
+    """Whether `policy` offers the resource or template `uri`: the user record with `get_user`, the rest to any
+    policy that offers a tool at all, `clerk_status` included (none to a caller matching no role)."""
+    if uri.startswith("clerk://users/"):
+        return policy.hidden_reason(GET_USER) is None
+    return bool(policy.visible) or policy.offers_status
+
+
+def seed_description(policy: Policy) -> str:
+    if not offered(policy, SEED_URI):
+        raise ResourceError(f"{SEED_URI} is not available: the operator's policy offers this caller no tools")
     return resources.files("clerk_mcp.sandbox").joinpath("SEED.md").read_text(encoding="utf-8")

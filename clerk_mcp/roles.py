@@ -163,10 +163,16 @@ def _text(value: Any) -> str | None:
 
 
 class CallerMiddleware:
-    """SDK server middleware: for each tools request over OAuth-protected HTTP, resolve the caller (and role)
-    from the token the SDK's bearer middleware verified, and hold it in `CALLER` while the request is handled."""
+    """SDK server middleware: for each request that reaches Clerk data or names what a caller may do (tools,
+    resources, prompts, completions) over OAuth-protected HTTP, resolve the caller (and role) from the token the
+    SDK's bearer middleware verified, and hold it in `CALLER` while the request is handled. Without it a request
+    gets the server's policy, so every such method must be here (tests/test_oauth.py reads each as a caller
+    matching no role)."""
 
-    METHODS = frozenset({"tools/list", "tools/call"})
+    METHODS = frozenset({
+        "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read",
+        "prompts/list", "prompts/get", "completion/complete",
+    })
 
     def __init__(self, roles: Roles) -> None:
         self.roles = roles

@@ -14,14 +14,18 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property, lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.request_state import RequestStateSecurity
-from mcp_types import CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp_types import Prompt as MCPPrompt
+from mcp_types import Resource as MCPResource
+from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -31,9 +35,9 @@ from .models import Args, GetUserArgs, GetUserListArgs, StatusArgs
 from .operations import BY_NAME, OPERATIONS, STATUS_TOOL, Effect, Operation, compact_schema, input_schema, output_schema
 from .audit import AuditLog, loggable_args
 from .confirmation import INPUT_REQUIRED_VERSION, Confirmation, ScriptedAnswers, describe_target
-from .policy import AttemptBudget, Decision, Policy
+from .policy import CONFIRM_RULES, AttemptBudget, Decision, Policy
 from .access import Access
-from .resources import register_resources
+from .resources import offered, register_resources
 from .roles import CALLER, CallerMiddleware
 from .settings import Settings
 from .state import RateLimiter, SharedState, describe_state, open_state, state_keys
@@ -116,8 +120,7 @@ class ClerkMCPServer(MCPServer):
         # Not `self.settings`: MCPServer keeps its own transport settings (auth, debug, log level) there.
         self.config = settings
         self._connect = connect
-        self._prompts_registered: frozenset[str] | None = None  # the toolsets on when prompts were last registered
-        self._prompt_names: set[str] = set()
+        self._prompts_registered = False
         # Budgets, approvals and the rate limit: shared by every process acting on this Clerk instance (state.py).
         self.state = open_state(settings)
         # The policy and verify budget: the server's, or with OAuth roles the current caller's (clerk_mcp/access.py).
@@ -159,22 +162,35 @@ class ClerkMCPServer(MCPServer):
         return self._definitions[id(policy)]
 
     def _register_prompts_once(self) -> None:
-        """Add the workflows the policy allows, again after a toolset is enabled (it may allow more)."""
-        if self._prompts_registered != self.policy.toolsets:
+        """Add every workflow once; which ones a caller sees follows their policy as it is now (`prompts.offered`:
+        an enabled toolset may offer more, a role fewer)."""
+        if not self._prompts_registered:
             from .prompts import register_prompts
 
-            register_prompts(self, self._prompt_names)
-            self._prompts_registered = frozenset(self.policy.toolsets)
+            register_prompts(self)
+            self._prompts_registered = True
 
     async def list_prompts(self) -> list[MCPPrompt]:
+        from .prompts import offered
+
         self._register_prompts_once()
-        return await super().list_prompts()
+        return [prompt for prompt in await super().list_prompts() if prompt.name in offered(self.policy)]
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
     ) -> GetPromptResult | InputRequiredResult:
+        from .prompts import offered
+
         self._register_prompts_once()
+        if name not in offered(self.policy):
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name} (the prompts this caller has are in prompts/list)")
         return await super().get_prompt(name, arguments, context)
+
+    async def list_resources(self) -> list[MCPResource]:
+        return [resource for resource in await super().list_resources() if offered(self.policy, str(resource.uri))]
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        return [template for template in await super().list_resource_templates() if offered(self.policy, template.uri_template)]
 
     @cached_property
     def client(self) -> ClerkClient:
@@ -254,7 +270,7 @@ class ClerkMCPServer(MCPServer):
         target = getattr(args, op.target_arg) if op.target_arg else None
         record["target"] = target
         current = (await self._targets(op, args))[0] if self.policy.reads_current(op, args) else None
-        decision = self.policy.decide(op, args, current)
+        decision = _own_metadata(op, args, target, self.policy.decide(op, args, current), self.policy)
         if getattr(args, "dry_run", False):
             record["decision"] = "dry-run"
             return await self._preview(op, args, target, decision)
@@ -376,6 +392,16 @@ async def _notify_tools_changed(ctx: Context[Any, Any] | None) -> None:
             await ctx.session.send_tool_list_changed()
     except (ValueError, RuntimeError) as exc:  # no session or no listen stream to send it on
         logger.info("clerk-mcp: tools/list changed, but the client could not be told (%s)", exc)
+
+
+def _own_metadata(op: Operation, args: Args, target: str | None, decision: Decision, policy: Policy) -> Decision:
+    """`decision`, made to ask as a privileged write would when an OAuth caller writes their own Clerk user's
+    metadata: roles may match on it (clerk_mcp/roles.py), so nobody changes their own unasked."""
+    caller = CALLER.get()
+    written = tuple(sorted(op.metadata_fields & args.model_fields_set))
+    if decision.rule != "allowed" or caller is None or not written or target != caller.subject:
+        return decision
+    return replace(decision, rule=CONFIRM_RULES[policy.settings.confirm], fields=written)
 
 
 def _requester() -> str | None:

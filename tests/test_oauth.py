@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from mcp.client.auth.utils import extract_resource_metadata_from_www_auth
 from mcp.shared.auth import ProtectedResourceMetadata
+from mcp.shared.exceptions import MCPError
 
 from clerk_mcp.cli import main
 from clerk_mcp.http import http_app
@@ -409,3 +410,64 @@ def test_clerk_mcp_policy_prints_each_roles_rules(tmp_path: Path, capsys: pytest
     rule = lambda text, tool: next(line.split(None, 2)[2] for line in text.splitlines() if line.startswith(f"{tool} "))
     assert rule(agent, "ban_user").startswith("hidden") and rule(lead, "ban_user") == "refused"
     assert rule(server, "get_email_address").startswith("hidden") and rule(lead, "get_email_address") == "allowed"
+
+
+async def test_resources_and_prompts_follow_the_callers_role(clerk: str, tmp_path: Path):
+    roles = {
+        "lead": {"match": {"org_role": "org:admin"}},  # Jane
+        "agent": {"match": {"scopes": ["profile"]}, "deny_tools": ["get_user"]},  # John with the profile scope
+    }
+    audit = tmp_path / "audit.jsonl"
+    with oauth_server(clerk, audit, roles=roles) as url:
+        seen: dict[str, Any] = {}
+        for who, token in {
+            "lead": mint(clerk, user_id=JANE, audience=f"{url}/mcp"),
+            "agent": mint(clerk, user_id=JOHN, scopes=["profile"], audience=f"{url}/mcp"),
+            "nobody": mint(clerk, user_id=JOHN, audience=f"{url}/mcp"),
+        }.items():
+            async with mcp_client(url, {"Authorization": f"Bearer {token}"}) as client:
+                templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+                prompts = {p.name for p in (await client.list_prompts()).prompts}
+                try:
+                    read = (await client.read_resource(f"clerk://users/{JANE}")).contents[0].text
+                except MCPError as exc:
+                    read = exc
+                try:
+                    await client.get_prompt("lookup_user", {"who": "jane@example.com"})
+                    prompt = None
+                except MCPError as exc:
+                    prompt = exc
+            seen[who] = (templates, prompts, read, prompt)
+    assert seen["lead"][0] == ["clerk://users/{user_id}"] and "lookup_user" in seen["lead"][1]
+    assert f'"id":"{JANE}"' in seen["lead"][2] and seen["lead"][3] is None
+    for who in ("agent", "nobody"):
+        templates, prompts, read, prompt = seen[who]
+        assert templates == [] and isinstance(read, MCPError) and isinstance(prompt, MCPError), who
+        assert "lookup_user" not in prompts and prompt.error.message.startswith("Unknown prompt: lookup_user"), who
+    assert "denied" in str(seen["agent"][2]) and "no role" in str(seen["nobody"][2])
+    assert seen["nobody"][1] == set()
+    lines = audit_lines(audit)
+    assert [(line["tool"], line["caller"]["role"], line["outcome"]) for line in lines] == [
+        ("get_user", "lead", "ok"), ("get_user", "agent", "refused"), ("get_user", "", "refused"),
+    ]
+
+
+async def test_no_caller_can_give_themselves_a_role_by_writing_metadata(clerk: str, tmp_path: Path):
+    roles = {
+        "lead": {"match": {"public_metadata": {"tier": "lead"}}},
+        "agent": {"match": {"scopes": ["profile"]}, "confirm": "deny"},  # may write metadata; anything asking is refused
+    }
+    with oauth_server(clerk, tmp_path / "audit.jsonl", roles=roles, privileged_metadata_keys=["role"]) as url:
+        john = mint(clerk, user_id=JOHN, scopes=["profile"], audience=f"{url}/mcp")
+        async with mcp_client(url, {"Authorization": f"Bearer {john}"}) as client:
+            status = (await client.call_tool("clerk_status", {})).structured_content
+            promote = await client.call_tool("update_user_metadata", {"user_id": JOHN, "public_metadata": {"tier": "lead"}})
+            other = await client.call_tool("update_user_metadata", {"user_id": JANE, "public_metadata": {"tier": "lead"}})
+            own = await client.call_tool("update_user_metadata", {"user_id": JOHN, "unsafe_metadata": {"theme": "dark"}})
+            someone_elses = await client.call_tool("update_user_metadata", {"user_id": JANE, "unsafe_metadata": {"theme": "dark"}})
+    assert status["caller"]["role"] == "agent" and status["privileged_metadata_keys"] == ["role", "tier"]
+    for refused in (promote, other, own):
+        assert refused.is_error and "confirm=deny" in refused.content[0].text
+    assert not someone_elses.is_error
+    john_now = httpx.get(f"{clerk}/v1/users/{JOHN}", headers=SANDBOX, timeout=10).json()
+    assert "tier" not in john_now["public_metadata"] and "theme" not in john_now["unsafe_metadata"]
