@@ -223,12 +223,12 @@ class Procedure(Prompt):
 
 
 def register_prompts(server: ClerkMCPServer) -> None:
-    """Add every workflow; the server lists and renders only those `offered` to the current caller."""
+    """Add every workflow; the server lists and renders only those `listed` for the current caller's policy."""
     for item in WORKFLOWS:
         server.add_prompt(Procedure.from_function(item.fn, title=item.title, description=item.fn.__doc__))
 
 
-def offered(policy: Policy) -> frozenset[str]:
+def listed(policy: Policy) -> frozenset[str]:
     """The names of the workflows whose needed tools `policy` (the server's, or an OAuth caller's role's) offers."""
     return frozenset(
         item.fn.__name__ for item in WORKFLOWS if all(policy.hidden_reason(BY_NAME[name]) is None for name in item.needs)

@@ -162,7 +162,7 @@ class ClerkMCPServer(MCPServer):
         return self._definitions[id(policy)]
 
     def _register_prompts_once(self) -> None:
-        """Add every workflow once; which ones a caller sees follows their policy as it is now (`prompts.offered`:
+        """Add every workflow once; which ones a caller sees follows their policy as it is now (`prompts.listed`:
         an enabled toolset may offer more, a role fewer)."""
         if not self._prompts_registered:
             from .prompts import register_prompts
@@ -171,18 +171,18 @@ class ClerkMCPServer(MCPServer):
             self._prompts_registered = True
 
     async def list_prompts(self) -> list[MCPPrompt]:
-        from .prompts import offered
+        from .prompts import listed
 
         self._register_prompts_once()
-        return [prompt for prompt in await super().list_prompts() if prompt.name in offered(self.policy)]
+        return [prompt for prompt in await super().list_prompts() if prompt.name in listed(self.policy)]
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
     ) -> GetPromptResult | InputRequiredResult:
-        from .prompts import offered
+        from .prompts import listed
 
         self._register_prompts_once()
-        if name not in offered(self.policy):
+        if name not in listed(self.policy):
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name} (the prompts this caller has are in prompts/list)")
         return await super().get_prompt(name, arguments, context)
 
