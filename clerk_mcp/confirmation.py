@@ -219,14 +219,16 @@ class Confirmation:
         return build_question(op, args, targets, decision, production=self.production, requested_by=requested_by)
 
     async def ask(
-        self, ctx: Any, op: Operation, args: Args, decision: Decision, requested_by: str | None = None
+        self, ctx: Any, op: Operation, args: Args, decision: Decision, targets: list[dict[str, Any]] | None = None,
+        requested_by: str | None = None,
     ) -> InputRequiredResult | Operation:
         """Ask; returns the operation approved (`op` or the decision's alternative), an `InputRequiredResult`
-        for the client to answer (2026-07-28), or raises `PolicyRefusal` for anything but a yes."""
+        for the client to answer (2026-07-28), or raises `PolicyRefusal` for anything but a yes. `targets`, when
+        this call already read them, are shown as read."""
         if self.script is not None:  # an evaluation: the scenario plays the human, and no client is asked
-            return BY_NAME[self.script.answer(await self.question(op, args, decision))]
+            return BY_NAME[self.script.answer(await self.question(op, args, decision, targets))]
         require_elicitation(ctx)
-        question = await self.question(op, args, decision, requested_by=requested_by)
+        question = await self.question(op, args, decision, targets, requested_by=requested_by)
         version = ctx.protocol_version
         if version is not None and version >= INPUT_REQUIRED_VERSION:
             chosen = await self._input_required(ctx, question)

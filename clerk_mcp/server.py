@@ -269,11 +269,13 @@ class ClerkMCPServer(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         target = getattr(args, op.target_arg) if op.target_arg else None
         record["target"] = target
-        current = (await self._targets(op, args))[0] if self.policy.reads_current(op, args) else None
+        # Read once, when the policy needs the user's current record; the question and preview show the same read.
+        targets = await self._targets(op, args) if self.policy.reads_current(op, args) else None
+        current = targets[0] if targets else None
         decision = _own_metadata(op, args, target, self.policy.decide(op, args, current), self.policy)
         if getattr(args, "dry_run", False):
             record["decision"] = "dry-run"
-            return await self._preview(op, args, target, decision)
+            return await self._preview(op, args, target, decision, targets)
         if op.effect is Effect.VERIFY:
             await self.budget.take(str(target))
         if decision.rule == "refused":
@@ -285,7 +287,7 @@ class ClerkMCPServer(MCPServer):
         if decision.asks_human:
             if self.confirmation.script is not None:
                 record["confirmation"] = "scripted"
-            chosen = await self.confirmation.ask(ctx, op, args, decision, requested_by=_requester())
+            chosen = await self.confirmation.ask(ctx, op, args, decision, targets, requested_by=_requester())
             if isinstance(chosen, InputRequiredResult):
                 return chosen
             record["decision"] = "confirmed"
@@ -364,14 +366,16 @@ class ClerkMCPServer(MCPServer):
         tools = [op.name for op in policy.visible if op.toolset == toolset]
         return {"toolset": toolset, "tools": tools, "already_enabled": not enabled}
 
-    async def _preview(self, op: Operation, args: Args, target: Any, decision: Decision) -> CallToolResult:
+    async def _preview(
+        self, op: Operation, args: Args, target: Any, decision: Decision, targets: list[dict[str, Any]] | None
+    ) -> CallToolResult:
         """A dry run: the resolved target, the policy's decision and the exact request, with nothing sent or asked."""
         preview: dict[str, Any] = {
             "dry_run": True,
             "decision": decision.rule,
             "request": describe_request(op, args, self.client.build_request(op, args)),
         }
-        users = await self._targets(op, args) if target is not None else []
+        users = targets if targets is not None else await self._targets(op, args) if target is not None else []
         if users:
             preview["target"] = describe_target(users[0]) if len(users) == 1 else [describe_target(u) for u in users]
         if decision.asks_human:

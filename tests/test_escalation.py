@@ -261,3 +261,14 @@ def test_clerk_mcp_policy_shows_the_escalation_rules():
     row = next(line for line in proc.stdout.splitlines() if line.startswith("create_user "))
     assert "password, password_digest" in row and "tier, acl.*" in row
     assert json.dumps("A-chosen-pass-w0rd!") not in proc.stdout
+
+
+async def test_a_privileged_metadata_write_reads_the_user_once_for_the_policy_and_the_question(sandbox: Sandbox):
+    """One read per round (the 2026-07-28 protocol runs the call again with the answer, and reads again then)."""
+    await sandbox.clear_log()
+    asked = Asked("accept", APPROVE)
+    result = await call(
+        sandbox.server(), "update_user_metadata", {"user_id": JANE, "public_metadata": {"role": "admin"}}, asked, "legacy"
+    )
+    assert not result.is_error and len(asked.questions) == 1
+    assert await sandbox.sent() == [("GET", f"/v1/users/{JANE}"), ("PATCH", f"/v1/users/{JANE}/metadata")]
